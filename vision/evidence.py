@@ -1,0 +1,138 @@
+"""Evidence for operators: the frame with zones, what was detected and the numbers drawn on it,
+stored content-addressed (the sha256 of the JPEG is its name, so storing twice is a no-op)."""
+from __future__ import annotations
+
+import os
+import tempfile
+import unicodedata
+from datetime import datetime
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import cv2
+import numpy as np
+
+from models.candidate import sha256_hex
+from vision.analyzer import Observation
+from vision.zones import Zone
+
+POSITIVE = (40, 40, 230)  # BGR red
+NEGATIVE = (80, 200, 80)  # green
+MASK_TINT = (255, 120, 0)  # blue-ish overlay where the analyzer saw its category
+
+
+_PUNCT = str.maketrans({"đ": "d", "Đ": "D", "–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"',
+                        "…": "...", "≥": ">=", "≤": "<=", "\u00a0": " "})
+
+
+def ascii_text(text: str) -> str:
+    """OpenCV's Hershey fonts draw ASCII only: drop Vietnamese diacritics (Nguyễn → Nguyen, đ → d)."""
+    text = text.translate(_PUNCT)
+    plain = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+    return plain.encode("ascii", "replace").decode("ascii")
+
+
+def _label(img: np.ndarray, text: str, org: tuple[int, int], scale: float, color=(255, 255, 255)) -> None:
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    thick = max(1, int(round(scale * 2)))
+    (tw, th), base = cv2.getTextSize(text, font, scale, thick)
+    x, y = org
+    cv2.rectangle(img, (x - 3, y - th - 4), (x + tw + 3, y + base + 2), (0, 0, 0), -1)
+    cv2.putText(img, text, (x, y), font, scale, color, thick, cv2.LINE_AA)
+
+
+def render_evidence(image: np.ndarray, zones: Sequence[Zone], observations: Sequence[Observation],
+                    camera_name: str, threshold: float | Mapping[str, float] | None, observed_at: datetime,
+                    quality: int = 85) -> bytes:
+    """JPEG bytes of the frame annotated with zone outlines (red where positive), each observation's
+    mask tinted, its score against the threshold, and the camera's name and the time."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected a BGR image, got shape {image.shape}")
+    out = image.copy()
+    h, w = out.shape[:2]
+    scale = max(0.4, min(1.2, w / 1100))
+
+    for obs in observations:  # tint masks first so outlines and text stay readable
+        if obs.mask is not None and obs.mask.shape[:2] == (h, w):
+            sel = obs.mask > 0
+            out[sel] = (out[sel] * 0.55 + np.array(MASK_TINT, np.float32) * 0.45).astype(np.uint8)
+
+    by_zone: dict[str, list[Observation]] = {}
+    for obs in observations:
+        by_zone.setdefault(obs.zone, []).append(obs)
+    for zone in zones:
+        obs_here = by_zone.get(zone.name, [])
+        color = POSITIVE if any(o.positive for o in obs_here) else NEGATIVE
+        pts = zone.points(h, w)
+        cv2.polylines(out, [pts], True, color, max(2, int(round(3 * scale))), cv2.LINE_AA)
+        tx, ty = min(pts.tolist(), key=lambda p: (p[1], p[0]))  # the zone's top-left-most corner
+        _label(out, ascii_text(zone.name), (min(tx + 4, w - 60), max(ty - 8, 16)), scale * 0.6, color)
+
+    lines = []
+    for obs in observations:
+        thr = obs.threshold  # the threshold argument, if given, is what the operator set and wins
+        if isinstance(threshold, Mapping):
+            thr = threshold.get(obs.category, thr)
+        elif threshold is not None:
+            thr = float(threshold)
+        share = obs.detail.get("water_share")
+        extra = f"  water {share:.0%}" if isinstance(share, (int, float)) else ""
+        sign = ">=" if obs.score >= thr else "<"
+        lines.append((f"{obs.category} [{obs.zone}] score {obs.score:.2f} {sign} thr {thr:.2f}{extra}",
+                      POSITIVE if obs.positive else (255, 255, 255)))
+
+    y = int(22 * scale / 0.6)
+    _label(out, ascii_text(camera_name), (8, y), scale * 0.7)
+    y += int(26 * scale / 0.6)
+    _label(out, observed_at.isoformat(timespec="seconds"), (8, y), scale * 0.6)
+    for text, color in lines:
+        y += int(24 * scale / 0.6)
+        _label(out, ascii_text(text), (8, y), scale * 0.6, color)
+
+    ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise RuntimeError("JPEG encoding of the evidence failed")
+    return buf.tobytes()
+
+
+class EvidenceStore:
+    """Files under `directory` named by content: `<sha[:2]>/<sha>.jpg`. The relative name is the URI
+    the candidate carries; whoever serves the directory (the bridge's evidence_base_url) prefixes it."""
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+
+    def put(self, jpeg_bytes: bytes) -> tuple[str, str]:
+        """Store the bytes (atomically, once) and return (sha256 hex, relative URI)."""
+        if not jpeg_bytes:
+            raise ValueError("empty evidence")
+        sha = sha256_hex(jpeg_bytes)
+        rel = f"{sha[:2]}/{sha}.jpg"
+        path = self.directory / rel
+        if path.exists() and path.stat().st_size == len(jpeg_bytes):
+            return sha, rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".jpg")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(jpeg_bytes)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        return sha, rel
+
+    def path(self, uri: str) -> Path:
+        """The file behind a relative URI returned by put (refuses anything outside the store)."""
+        p = (self.directory / uri).resolve()
+        if self.directory.resolve() not in p.parents:
+            raise ValueError(f"{uri!r} is not inside the evidence store")
+        return p
+
+    def get(self, uri: str) -> bytes:
+        return self.path(uri).read_bytes()

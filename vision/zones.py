@@ -1,0 +1,63 @@
+"""Zones: polygons of a camera's frame in relative (0..1) coordinates, rasterised per frame size.
+
+A zone answers "which pixels of this frame belong to me" (`mask`), cached per frame size so that a
+camera analysed every few seconds rasterises its polygons once.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import cv2
+import numpy as np
+
+
+class Zone:
+    """A named polygon in relative (x, y) coordinates, 0..1 of the frame's width and height."""
+
+    def __init__(self, name: str, polygon: Iterable[Sequence[float]]):
+        pts = [(float(x), float(y)) for x, y in polygon]
+        if len(pts) < 3:
+            raise ValueError(f"zone {name!r}: a polygon needs at least 3 points, got {len(pts)}")
+        for x, y in pts:
+            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+                raise ValueError(f"zone {name!r}: point ({x}, {y}) is outside 0..1 (relative coordinates)")
+        self.name = name
+        self.polygon: tuple[tuple[float, float], ...] = tuple(pts)
+        self._masks: dict[tuple[int, int], np.ndarray] = {}
+
+    @classmethod
+    def from_conf(cls, zone_conf) -> "Zone":
+        """From a configs.schema.ZoneConf."""
+        return cls(zone_conf.name, zone_conf.polygon)
+
+    def points(self, h: int, w: int) -> np.ndarray:
+        """The polygon in pixel coordinates of an h×w frame, int32 (N, 2) as OpenCV wants it."""
+        rel = np.asarray(self.polygon, dtype=np.float64)
+        px = np.empty_like(rel)
+        px[:, 0] = np.clip(np.round(rel[:, 0] * w), 0, w - 1)
+        px[:, 1] = np.clip(np.round(rel[:, 1] * h), 0, h - 1)
+        return px.astype(np.int32)
+
+    def mask(self, h: int, w: int) -> np.ndarray:
+        """uint8 h×w mask, 255 inside the zone. Cached per size; treat the result as read-only."""
+        key = (int(h), int(w))
+        m = self._masks.get(key)
+        if m is None:
+            m = np.zeros(key, dtype=np.uint8)
+            cv2.fillPoly(m, [self.points(h, w)], 255)
+            m.setflags(write=False)
+            if len(self._masks) > 8:  # a camera that changes resolution often: keep the cache small
+                self._masks.clear()
+            self._masks[key] = m
+        return m
+
+    def area(self, h: int, w: int) -> int:
+        return int(np.count_nonzero(self.mask(h, w)))
+
+    def bbox(self, h: int, w: int) -> tuple[int, int, int, int]:
+        """(x0, y0, x1, y1) pixel bounds of the zone, x1/y1 exclusive."""
+        x, y, bw, bh = cv2.boundingRect(self.points(h, w))
+        return x, y, x + bw, y + bh
+
+    def __repr__(self) -> str:
+        return f"Zone({self.name!r}, {list(self.polygon)!r})"
