@@ -19,6 +19,7 @@ from bridge.publish import deadletter_message
 from bridge.outbox import DeliveryEvent, OutboxSender
 from bridge.status_sync import StatusSync, VerdictEvent, VerdictRules
 from configs.loader import AppConfig
+from models.candidate import now_city
 from models.db import Database
 
 log = logging.getLogger("watch1022.bridge")
@@ -52,6 +53,7 @@ class BridgeService:
         self.status = StatusSync(db, client, VerdictRules(conf.core.verdict_rules), on_event=on_verdict)
         self.status_poll_s = conf.core.status_poll_s
         self._last_status_poll = 0.0
+        self.idle_steps = 0  # consecutive steps that found nothing to consume or deliver
 
     def _new_consumer(self):
         return self.bus.consumer(self.config.bridge.bus.group_id, [self.candidates_topic, self.deadletter_topic])
@@ -124,9 +126,10 @@ class BridgeService:
         return events
 
     def step(self) -> None:
-        self.consume_once()
-        self.deliver_once()
+        consumed = self.consume_once()
+        delivered = self.deliver_once()
         self.sync_once()
+        self.idle_steps = 0 if (consumed or delivered or self.sender.due(now_city(), 1)) else self.idle_steps + 1
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():

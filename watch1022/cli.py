@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--var", metavar="DIR", help="state folder (database, evidence, core database); default var/")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: run until Ctrl-C)")
     p.add_argument("--json", action="store_true", help="last line: one JSON object with the counts")
+    p.add_argument("--until-idle", action="store_true",
+                   help="stop once the samples are replayed and every candidate is delivered (or retrying)")
 
     p = sub.add_parser("core", help="run the reference 1022 core (Open311 GeoReport v2 + review queue) alone")
     p.add_argument("--host", default="127.0.0.1")

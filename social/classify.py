@@ -1,0 +1,262 @@
+"""A Vietnamese keyword/phrase classifier for posts: which category, and is it a *current report*?
+
+The phrases live in social/lexicon.yaml (see the syntax there). For a post:
+
+1. the text is cleaned (social.normalize.clean) and tokenised;
+2. each category's cues are matched, minus those overlapping one of the category's "not" phrases
+   (other senses: "ngập việc", "cây xăng") or a global mask ("ngã tư", "xa lộ Hà Nội");
+   the category with the highest cue weight wins (it needs one cue of weight >= 1);
+3. context phrases add up: report markers ("sáng nay", "đang", "trước nhà", a date) raise the score,
+   forecasts/warnings, advice, the past, habits, news about the 1022 system or policy lower it;
+   another city named without Ho Chi Minh City sinks it; a cue inside a question ("có ngập không") does
+   not count, and a question without a strong cue lowers the score;
+4. confidence = logistic(score); is_report = score > 0 (confidence above 0.5).
+
+It is a transparent baseline: every decision comes with the phrases and signals that made it.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from social.normalize import clean, tokenize, typed_without_diacritics
+from social.phrases import Match, Phrase, PhraseSet, parse_phrase
+
+__all__ = ["Classification", "Classifier", "Lexicon", "LexiconError", "load_lexicon", "default_classifier",
+           "classify", "LEXICON_PATH"]
+
+LEXICON_PATH = Path(__file__).resolve().parent / "lexicon.yaml"
+WEIGHTS = {"strong": 2.0, "cues": 1.0, "weak": 0.5}
+
+
+class LexiconError(ValueError):
+    """lexicon.yaml is wrong; the message names the key."""
+
+
+# ---- the file's shape -----------------------------------------------------------------------------------
+class _Conf(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Scoring(_Conf):
+    bias: float = -1.5
+    cue_cap: float = Field(3.0, gt=0)
+    report_cap: float = Field(3.0, ge=0)
+    context_floor: float = Field(-6.0, le=0)
+    date_marker: float = 1.0
+    other_place: float = -5.0
+    other_place_with_hcmc: float = -0.5
+    question_without_report: float = -2.0
+    precedence: list[tuple[str, str]] = Field(default_factory=list)
+
+
+class CategoryLexicon(_Conf):
+    strong: list[str] = Field(default_factory=list)
+    cues: list[str] = Field(default_factory=list)
+    weak: list[str] = Field(default_factory=list)
+    not_: list[str] = Field(default_factory=list, alias="not")
+
+
+class ContextGroup(_Conf):
+    kind: str = Field(pattern=r"^[a-z_]+$")
+    weight: float
+    phrases: list[str] = Field(min_length=1)
+
+
+class LexiconFile(_Conf):
+    version: str = Field(min_length=1)
+    scoring: Scoring = Field(default_factory=Scoring)
+    categories: dict[str, CategoryLexicon] = Field(min_length=1)
+    masks: list[str] = Field(default_factory=list)
+    context: list[ContextGroup] = Field(default_factory=list)
+    other_places: list[str] = Field(default_factory=list)
+    hcmc_markers: list[str] = Field(default_factory=list)
+
+
+# ---- compiled lexicon -----------------------------------------------------------------------------------
+@dataclass
+class Lexicon:
+    version: str
+    scoring: Scoring
+    cues: dict[str, PhraseSet]  # category → cue phrases (weight on each phrase)
+    nots: dict[str, PhraseSet]  # category → other senses
+    masks: PhraseSet
+    context: PhraseSet  # label = kind, weight = contribution
+    other_places: PhraseSet
+    hcmc_markers: PhraseSet
+
+    @property
+    def categories(self) -> list[str]:
+        return list(self.cues)
+
+
+def _compile(items: Iterable[str], where: str, weight: float = 1.0, label: str = "") -> list[Phrase]:
+    out = []
+    for i, text in enumerate(items):
+        try:
+            out.append(parse_phrase(str(text), weight=weight, label=label))
+        except ValueError as e:
+            raise LexiconError(f"{where}[{i}]: {e}") from None
+    return out
+
+
+def load_lexicon(path: str | Path | None = None) -> Lexicon:
+    path = Path(path) if path else LEXICON_PATH
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise LexiconError(f"{path}: cannot read: {e}") from None
+    try:
+        f = LexiconFile.model_validate(raw or {})
+    except ValidationError as e:
+        problems = "; ".join(".".join(str(p) for p in err["loc"]) + ": " + err["msg"] for err in e.errors())
+        raise LexiconError(f"{path}: {problems}") from None
+    cues, nots = {}, {}
+    for code, cat in f.categories.items():
+        phrases: list[Phrase] = []
+        for tier, w in WEIGHTS.items():
+            phrases += _compile(getattr(cat, tier), f"{path}: categories.{code}.{tier}", w, code)
+        if not any(p.weight >= 1.0 for p in phrases):
+            raise LexiconError(f"{path}: categories.{code}: needs at least one strong cue or cue")
+        cues[code] = PhraseSet.of(phrases)
+        nots[code] = PhraseSet.of(_compile(cat.not_, f"{path}: categories.{code}.not", 0.0, code))
+    context: list[Phrase] = []
+    for gi, g in enumerate(f.context):
+        context += _compile(g.phrases, f"{path}: context[{gi}].phrases", g.weight, g.kind)
+    return Lexicon(
+        version=f.version, scoring=f.scoring, cues=cues, nots=nots,
+        masks=PhraseSet.of(_compile(f.masks, f"{path}: masks")),
+        context=PhraseSet.of(context),
+        other_places=PhraseSet.of(_compile(f.other_places, f"{path}: other_places", label="other_place")),
+        hcmc_markers=PhraseSet.of(_compile(f.hcmc_markers, f"{path}: hcmc_markers", label="hcmc")),
+    )
+
+
+# ---- result -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Classification:
+    category: str | None  # None: no category cue at all
+    is_report: bool  # a current report of an incident in Ho Chi Minh City
+    confidence: float  # 0..1, how sure that this is a current report of `category`
+    phrases: tuple[str, ...]  # the category cues as written in the post
+    signals: tuple[str, ...] = ()  # context that moved the score, "kind:text" (e.g. "forecast:dự báo")
+    score: float = 0.0  # the logit behind confidence
+    category_scores: dict[str, float] = field(default_factory=dict)
+
+
+# Dates and clock times: "28/10", "4-11", "ngày 14/9", "lúc 10 giờ", "11 giờ 15", "22h".
+_DATE = re.compile(r"(?<![\w/.])(?:[0-3]?\d)\s*[/-]\s*(?:0?[1-9]|1[0-2])(?![\w/])|(?<!\w)\d{1,2}\s*(?:giờ|h)(?:\s*\d{1,2})?(?!\w)",
+                   re.IGNORECASE)
+_NOT_DATE_BEFORE = re.compile(r"(?:đường|duong|hẻm|hem|số|so|kiệt|ngõ)\s*$", re.IGNORECASE)
+_PLACE_PREFIX = {"phuong", "xa", "duong", "quan", "hem", "khu", "pho", "huyen", "cau", "cho", "benh", "truong"}
+
+
+class Classifier:
+    def __init__(self, lexicon: Lexicon | None = None, categories: Iterable[str] | None = None):
+        self.lexicon = lexicon or load_lexicon()
+        known = set(categories) if categories is not None else None
+        self.categories = [c for c in self.lexicon.categories if known is None or c in known]
+
+    @property
+    def version(self) -> str:
+        return self.lexicon.version
+
+    def classify(self, text: str) -> Classification:
+        lx, sc = self.lexicon, self.lexicon.scoring
+        cleaned = clean(text)
+        tokens = tokenize(cleaned, loose=typed_without_diacritics(text))
+        masks = lx.masks.find(tokens)
+
+        context = [m for m in lx.context.find(tokens, cleaned) if not any(m.overlaps(h) for h in masks)]
+        questions = [m for m in context if m.phrase.label == "question"]
+
+        # 1. category cues (a cue inside a question is asked about, not reported)
+        scores: dict[str, float] = {}
+        matched: dict[str, list[Match]] = {}
+        for code in self.categories:
+            hidden = masks + questions + lx.nots[code].find(tokens)
+            ms = [m for m in lx.cues[code].find(tokens, cleaned) if not any(m.overlaps(h) for h in hidden)]
+            # a cue inside a longer cue of at least its weight ("ngập" in "ngập sâu") adds nothing
+            ms = [m for m in ms if not any(o is not m and o.start <= m.start and m.end <= o.end
+                                           and (o.end - o.start) > (m.end - m.start) and o.phrase.weight >= m.phrase.weight
+                                           for o in ms)]
+            best: dict[str, Match] = {}
+            for m in ms:
+                best.setdefault(m.phrase.text, m)
+            if best and max(m.phrase.weight for m in best.values()) >= 1.0:
+                scores[code] = min(sc.cue_cap, sum(m.phrase.weight for m in best.values()))
+                matched[code] = sorted(best.values(), key=lambda m: m.start)
+        if not scores:
+            return Classification(None, False, 0.0, (), tuple(f"question:{m.text}" for m in questions))
+        order = {c: i for i, c in enumerate(self.categories)}
+        category = max(scores, key=lambda c: (scores[c], max(m.phrase.weight for m in matched[c]), -order[c]))
+        strong = {c for c in scores if max(m.phrase.weight for m in matched[c]) >= WEIGHTS["strong"]}
+        for winner, loser in sc.precedence:
+            if category == loser and winner in strong and loser in strong:
+                category = winner
+
+        # 2. context
+        signals: list[str] = []
+        seen: set[str] = set()
+        report = negative = 0.0
+        question = bool(questions)
+        for m in context:
+            if m.phrase.text in seen:
+                continue
+            seen.add(m.phrase.text)
+            if m.phrase.label == "report":
+                report += m.phrase.weight
+            elif m.phrase.label != "question":
+                negative += m.phrase.weight
+            signals.append(f"{m.phrase.label}:{m.text}")
+        for d in _DATE.finditer(cleaned):
+            if not _NOT_DATE_BEFORE.search(cleaned[: d.start()]):
+                report += sc.date_marker
+                signals.append(f"report:{d.group(0)}")
+                break
+        if re.search(r"\?\s*$|\?\s", cleaned):
+            question = True
+        report = min(sc.report_cap, report)
+        negative = max(sc.context_floor, negative)
+
+        # 3. place: another city?
+        places = [m for m in lx.other_places.find(tokens, cleaned)
+                  if not any(m.overlaps(h) for h in masks)
+                  and not (m.start > 0 and tokens[m.start - 1].fold in _PLACE_PREFIX)]
+        place_adj = 0.0
+        if places:
+            in_hcmc = bool(lx.hcmc_markers.find(tokens))
+            place_adj = sc.other_place_with_hcmc if in_hcmc else sc.other_place
+            signals.append(f"other_place:{places[0].text}" + ("(+hcmc)" if in_hcmc else ""))
+        q_adj = sc.question_without_report if (question and category not in strong) else 0.0
+        if q_adj:
+            signals.append("question")
+
+        score = sc.bias + scores[category] + report + negative + place_adj + q_adj
+        confidence = 1.0 / (1.0 + math.exp(-score))
+        return Classification(
+            category=category,
+            is_report=score > 0,
+            confidence=round(confidence, 4),
+            phrases=tuple(dict.fromkeys(m.text for m in matched[category])),
+            signals=tuple(signals),
+            score=round(score, 3),
+            category_scores=dict(sorted(scores.items(), key=lambda kv: -kv[1])),
+        )
+
+
+@lru_cache(maxsize=1)
+def default_classifier() -> Classifier:
+    return Classifier()
+
+
+def classify(text: str) -> Classification:
+    """Classify with the shipped lexicon (loaded once)."""
+    return default_classifier().classify(text)

@@ -1,0 +1,425 @@
+"""Where in Ho Chi Minh City does a post talk about? Text → :class:`Place` (coordinates + precision).
+
+Gazetteers:
+- **current wards** (the 168 phường/xã/đặc khu of HCMC after the July 2025 reform) with their
+  centroids, and **legacy units** (wards and districts before the reform, of HCMC and of the former
+  Bình Dương and Bà Rịa–Vũng Tàu now inside it) — both read from the `vietnamadminunits` package's
+  own data files (its sqlite `data/dataset.db`, and `data/converter_2025.json` for which current ward
+  an old ward became). Only the data files are read; the package's code is not used (its converter
+  geocodes over the network). Loaded once, lazily.
+- **streets**: social/streets.yaml, approximate positions of well-known streets.
+
+Matching is diacritics-insensitive for text typed without diacritics and diacritics-aware otherwise
+(social.normalize.tokenize); abbreviations ("p.", "q1", "đ.", "ql13") are expanded first.
+
+- a ward needs its prefix: "phường Bến Thành", "P.Bến Thành", "xã Bà Điểm", "phường 6, quận Bình Thạnh"
+  (old numbered wards need their old district in the text; an old ward name that exists in several old
+  districts is resolved by the district named, else skipped);
+- an old district: "quận 1".."quận 12" ("q3", "Q.3"), "quận/huyện/thành phố X", or the bare names of
+  HCMC's old named districts ("Bình Thạnh", "Gò Vấp", "Thủ Đức", ..., "Cần Giờ"); "quận 2" and
+  "quận 9" (merged into Thủ Đức in 2021) get the centroid of their former wards;
+- a street: a name or alias from streets.yaml, with or without "đường"; a house or alley number
+  before it goes into the address.
+
+Precision (the Candidate's exact|street|ward|city):
+- "street" when a known street is found. With a ward/district also named, the street point nearest to
+  it is used — unless even that is farther than MAX_STREET_KM, then the street name is kept but the
+  ward/district position is used (many street names exist in more than one district);
+- "ward" for a ward; also "ward" for an old district (the contract has no district level; Place.level
+  says "district" and the pipeline passes it on as the location_precision attribute);
+- "city" when nothing usable is found: the city centre (10.7769, 106.7009).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sqlite3
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Literal
+
+import yaml
+
+from social.normalize import clean, tokenize, typed_without_diacritics
+from social.phrases import Match, PhraseSet, parse_phrase
+
+__all__ = ["Place", "Ward", "LegacyWard", "District", "Street", "Gazetteer", "Locator", "locate",
+           "default_locator", "load_gazetteer", "CITY_CENTRE", "STREETS_PATH", "GazetteerError"]
+
+CITY_CENTRE = (10.7769, 106.7009)
+STREETS_PATH = Path(__file__).resolve().parent / "streets.yaml"
+HCMC = "Thành phố Hồ Chí Minh"
+LEGACY_PROVINCES = (HCMC, "Tỉnh Bình Dương", "Tỉnh Bà Rịa - Vũng Tàu")
+MAX_STREET_KM = {"ward": 3.0, "district": 6.0}
+
+# Districts merged into Thủ Đức city in 2021: the legacy data only knows "Thành phố Thủ Đức", so the
+# three former districts get the centroid of their former wards.
+_THU_DUC_PARTS = {
+    "Quận 2": ("Thảo Điền", "An Phú", "An Khánh", "Bình Trưng Đông", "Bình Trưng Tây", "Cát Lái",
+               "Thạnh Mỹ Lợi", "An Lợi Đông", "Thủ Thiêm"),
+    "Quận 9": ("Long Bình", "Long Thạnh Mỹ", "Tân Phú", "Hiệp Phú", "Tăng Nhơn Phú A", "Tăng Nhơn Phú B",
+               "Phước Long A", "Phước Long B", "Trường Thạnh", "Long Phước", "Long Trường", "Phước Bình",
+               "Phú Hữu"),
+    "Quận Thủ Đức": ("Linh Xuân", "Bình Chiểu", "Linh Trung", "Tam Bình", "Tam Phú", "Hiệp Bình Phước",
+                     "Hiệp Bình Chánh", "Linh Chiểu", "Linh Tây", "Linh Đông", "Bình Thọ", "Trường Thọ"),
+}
+_THU_DUC_CITY = "Thành phố Thủ Đức"
+
+
+class GazetteerError(RuntimeError):
+    """The ward data or streets.yaml cannot be read."""
+
+
+# ---- gazetteer entries -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Ward:
+    """A current (post-July-2025) ward, commune or special zone of HCMC."""
+    name: str  # "Phường Bến Thành"
+    short: str  # "Bến Thành"
+    kind: str  # "Phường" | "Xã" | "Đặc khu"
+    key: str  # vietnamadminunits wardKey, "phuongbenthanh"
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True)
+class LegacyWard:
+    """A ward before the reform, in its old district; `current` is the ward it (mostly) became."""
+    name: str  # "Phường 6"
+    kind: str
+    district: str  # "Quận Bình Thạnh"
+    lat: float
+    lon: float
+    current: Ward | None
+
+    @property
+    def short(self) -> str:
+        return self.name.split(" ", 1)[1] if " " in self.name else self.name
+
+
+@dataclass(frozen=True)
+class District:
+    """An old district (quận/huyện/thị xã/thành phố thuộc tỉnh) before the reform."""
+    name: str  # "Quận 1", "Huyện Củ Chi", "Quận 2"
+    short: str  # "1", "Củ Chi"
+    kind: str
+    lat: float
+    lon: float
+    legacy_name: str  # the district name in the legacy data ("Thành phố Thủ Đức" for Quận 2)
+    province: str = HCMC  # the old province (Bình Dương and Bà Rịa–Vũng Tàu are part of HCMC now)
+    ward_names: frozenset[str] = frozenset()  # for the parts of Thủ Đức: its former wards
+
+
+@dataclass(frozen=True)
+class Street:
+    name: str
+    lat: float
+    lon: float
+    points: tuple[tuple[float, float], ...]  # midpoint first
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Place:
+    lat: float
+    lon: float
+    ward: str | None = None  # the current ward ("Phường Bến Thành")
+    street: str | None = None
+    address: str | None = None
+    district: str | None = None  # the old district named in the text ("Quận 1")
+    precision: Literal["exact", "street", "ward", "city"] = "city"  # Candidate's precision
+    level: Literal["street", "ward", "district", "city"] = "city"  # what was actually matched
+    ward_legacy: str | None = None  # the old ward named in the text ("Phường 6, Quận Bình Thạnh")
+    matched: tuple[str, ...] = ()  # the place names as written in the post
+
+    def to_location(self) -> dict:
+        """The Candidate's location object."""
+        return {"lat": self.lat, "lon": self.lon, "ward": self.ward, "street": self.street,
+                "address": self.address, "precision": self.precision}
+
+    def describe(self) -> str:
+        """Short Vietnamese description for summaries: "đường Lê Lợi, Phường Bến Thành"."""
+        parts = []
+        if self.street:
+            parts.append(f"đường {self.street}")
+        if self.ward:
+            parts.append(self.ward)
+        elif self.district:
+            parts.append(f"{self.district} (cũ)")
+        return ", ".join(parts) if parts else "TP.HCM (chưa rõ vị trí)"
+
+
+# ---- loading ------------------------------------------------------------------------------------------
+def _package_data_dir() -> Path:
+    spec = importlib.util.find_spec("vietnamadminunits")  # finds the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise GazetteerError("the vietnamadminunits package is not installed (it holds the ward data)")
+    return Path(list(spec.submodule_search_locations)[0]) / "data"
+
+
+def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    (lat1, lon1), (lat2, lon2) = a, b
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
+def _load_streets(path: Path) -> list[Street]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise GazetteerError(f"{path}: cannot read: {e}") from None
+    out = []
+    for i, s in enumerate(raw.get("streets") or []):
+        try:
+            lat, lon = float(s["lat"]), float(s["lon"])
+            pts = [(lat, lon)] + [(float(p[0]), float(p[1])) for p in s.get("points") or []]
+            out.append(Street(str(s["name"]), lat, lon, tuple(pts), tuple(str(a) for a in s.get("aliases") or [])))
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            raise GazetteerError(f"{path}: streets[{i}]: needs name, lat, lon (and points as [lat, lon]): {e}") from None
+    return out
+
+
+@dataclass
+class Gazetteer:
+    wards: list[Ward]
+    legacy_wards: list[LegacyWard]
+    districts: list[District]
+    streets: list[Street]
+    _ward_phrases: PhraseSet = field(default_factory=PhraseSet, repr=False)
+    _ward_index: dict[str, list[Ward | LegacyWard]] = field(default_factory=dict, repr=False)
+    _district_phrases: PhraseSet = field(default_factory=PhraseSet, repr=False)
+    _district_index: dict[str, list[District]] = field(default_factory=dict, repr=False)
+    _street_phrases: PhraseSet = field(default_factory=PhraseSet, repr=False)
+    _street_index: dict[str, Street] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        def add(ps: PhraseSet, index: dict, text: str, item, many: bool = True) -> None:
+            key = text.lower()
+            if key not in index:
+                ps.add(parse_phrase(key, label=key))
+                index[key] = [] if many else item
+            if many:
+                index[key].append(item)
+
+        for w in self.wards:
+            add(self._ward_phrases, self._ward_index, w.name, w)
+        for lw in self.legacy_wards:
+            add(self._ward_phrases, self._ward_index, lw.name, lw)
+        for d in self.districts:
+            add(self._district_phrases, self._district_index, f"{d.kind} {d.short}", d)
+            if d.province == HCMC and (d.kind.lower() == "huyện" or (d.kind.lower() == "quận" and not d.short.isdigit())):
+                # people say "quận Củ Chi" as well as "huyện Củ Chi", and the bare name for HCMC's old districts
+                add(self._district_phrases, self._district_index, f"quận {d.short}", d)
+                add(self._district_phrases, self._district_index, f"huyện {d.short}", d)
+                add(self._district_phrases, self._district_index, d.short, d)
+        for s in self.streets:
+            for text in (s.name, *s.aliases):
+                add(self._street_phrases, self._street_index, text, s, many=False)
+
+    # lookups by name (for tests and tools)
+    def ward(self, name: str) -> Ward | None:
+        from social.normalize import fold
+        f = fold(name)
+        return next((w for w in self.wards if fold(w.short) == f or fold(w.name) == f), None)
+
+    def district(self, name: str) -> District | None:
+        from social.normalize import fold
+        f = fold(name)
+        return next((d for d in self.districts if fold(d.name) == f or fold(d.short) == f), None)
+
+
+def load_gazetteer(data_dir: str | Path | None = None, streets_path: str | Path | None = None) -> Gazetteer:
+    data_dir = Path(data_dir) if data_dir else _package_data_dir()
+    db = data_dir / "dataset.db"
+    if not db.exists():
+        raise GazetteerError(f"{db}: not found (vietnamadminunits data)")
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            cur_rows = con.execute(
+                "SELECT ward, wardShort, wardType, wardKey, wardLat, wardLon FROM admin_units WHERE province = ?",
+                (HCMC,)).fetchall()
+            marks = ",".join("?" * len(LEGACY_PROVINCES))
+            leg_rows = con.execute(
+                "SELECT province, provinceKey, district, districtShort, districtType, districtKey, districtLat, "
+                f"districtLon, ward, wardType, wardKey, wardLat, wardLon FROM admin_units_legacy WHERE province IN ({marks})",
+                LEGACY_PROVINCES).fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error as e:
+        raise GazetteerError(f"{db}: {e}") from None
+    if not cur_rows:
+        raise GazetteerError(f"{db}: no wards for {HCMC}")
+
+    wards = [Ward(n, s, t, k, float(la), float(lo)) for n, s, t, k, la, lo in cur_rows if la is not None]
+    by_key = {w.key: w for w in wards}
+
+    # which current ward each old ward became (vietnamadminunits' converter table)
+    old_to_new: dict[str, list[str]] = {}
+    conv_path = data_dir / "converter_2025.json"
+    if conv_path.exists():
+        conv = json.loads(conv_path.read_text(encoding="utf-8"))
+        for new_key, olds in conv.get("DICT_PROVINCE_WARD_NO_DIVIDED", {}).get("thanhphohochiminh", {}).items():
+            for old in olds:
+                old_to_new.setdefault(old, []).append(new_key)
+        for old, news in conv.get("DICT_PROVINCE_WARD_DIVIDED", {}).get("thanhphohochiminh", {}).items():
+            old_to_new.setdefault(old, []).extend(n["newWardKey"] for n in news)
+
+    legacy: list[LegacyWard] = []
+    districts: dict[str, District] = {}
+    for (prov, prov_key, dist, dist_short, dist_type, dist_key, dlat, dlon,
+         ward, ward_type, ward_key, wlat, wlon) in leg_rows:
+        if dist not in districts and dlat is not None:
+            districts[dist] = District(dist, dist_short, dist_type, float(dlat), float(dlon), dist, prov)
+        if wlat is None:
+            continue
+        options = [by_key[k] for k in old_to_new.get(f"{prov_key}_{dist_key}_{ward_key}", []) if k in by_key]
+        current = min(options, key=lambda w: _km((w.lat, w.lon), (wlat, wlon))) if options else None
+        legacy.append(LegacyWard(ward, ward_type, dist, float(wlat), float(wlon), current))
+
+    for name, parts in _THU_DUC_PARTS.items():
+        members = [lw for lw in legacy if lw.district == _THU_DUC_CITY and lw.short in parts]
+        if members:
+            lat = sum(m.lat for m in members) / len(members)
+            lon = sum(m.lon for m in members) / len(members)
+            kind, short = name.split(" ", 1)
+            districts[name] = District(name, short, kind, lat, lon, _THU_DUC_CITY, HCMC, frozenset(parts))
+    # the bare name "Thủ Đức" is the old district (Quận Thủ Đức); "thành phố Thủ Đức" the 2021–2025 city
+    return Gazetteer(wards, legacy, list(districts.values()), _load_streets(Path(streets_path) if streets_path else STREETS_PATH))
+
+
+# ---- locating -------------------------------------------------------------------------------------------
+def _longest_first(matches: Iterable[Match], taken: list[Match] = ()) -> list[Match]:
+    """Keep the longest matches that do not overlap each other nor `taken`; in text order."""
+    kept: list[Match] = []
+    for m in sorted(matches, key=lambda m: (-(m.char_end - m.char_start), m.start)):
+        if not any(m.overlaps(o) for o in kept) and not any(m.overlaps(o) for o in taken):
+            kept.append(m)
+    return sorted(kept, key=lambda m: m.start)
+
+
+_NUMBER_WORDS = {"hem", "so", "ngo", "kiet", "ngach", "nha"}
+
+
+class Locator:
+    def __init__(self, gazetteer: Gazetteer | None = None):
+        self._gazetteer = gazetteer
+
+    @property
+    def gazetteer(self) -> Gazetteer:
+        if self._gazetteer is None:
+            self._gazetteer = _default_gazetteer()
+        return self._gazetteer
+
+    def locate(self, text: str) -> Place:
+        g = self.gazetteer
+        cleaned = clean(text)
+        toks = tokenize(cleaned, loose=typed_without_diacritics(text))
+        ward_ms = _longest_first(g._ward_phrases.find(toks, cleaned))
+        dist_ms = _longest_first(g._district_phrases.find(toks, cleaned), ward_ms)
+        street_ms = _longest_first(g._street_phrases.find(toks, cleaned), ward_ms + dist_ms)
+
+        district = g._district_index[dist_ms[0].phrase.label][0] if dist_ms else None
+        ward: Ward | None = None
+        legacy: LegacyWard | None = None
+        ward_text = None
+        for m in ward_ms:
+            ward, legacy = self._resolve_ward(g._ward_index[m.phrase.label], district)
+            if ward or legacy:
+                ward_text = m.text
+                break
+
+        matched = [t for t in (ward_text, dist_ms[0].text if dist_ms else None) if t]
+        ref: tuple[float, float] | None = None
+        level = "city"
+        if legacy:
+            ref, level = (legacy.lat, legacy.lon), "ward"
+            ward = legacy.current
+        elif ward:
+            ref, level = (ward.lat, ward.lon), "ward"
+        elif district:
+            ref, level = (district.lat, district.lon), "district"
+
+        street: Street | None = None
+        street_addr = None
+        pos = ref
+        if street_ms:
+            m = street_ms[0]
+            street = g._street_index[m.phrase.label]
+            matched.insert(0, m.text)
+            street_addr = self._street_address(toks, cleaned, m, street)
+            if ref is None:
+                pos, level = street.points[0], "street"
+            else:
+                nearest = min(street.points, key=lambda p: _km(p, ref))
+                if _km(nearest, ref) <= MAX_STREET_KM[level]:
+                    pos, level = nearest, "street"
+
+        if pos is None:
+            pos = CITY_CENTRE
+        precision = {"street": "street", "ward": "ward", "district": "ward", "city": "city"}[level]
+        legacy_name = f"{legacy.name}, {legacy.district}" if legacy else None
+        address = self._address(street_addr, ward, legacy_name, district)
+        return Place(lat=round(pos[0], 6), lon=round(pos[1], 6), ward=ward.name if ward else None,
+                     street=street.name if street else None, address=address,
+                     district=district.name if district else None, precision=precision, level=level,
+                     ward_legacy=legacy_name, matched=tuple(matched))
+
+    @staticmethod
+    def _resolve_ward(cands: list[Ward | LegacyWard], district: District | None) -> tuple[Ward | None, LegacyWard | None]:
+        current = [c for c in cands if isinstance(c, Ward)]
+        legacy = [c for c in cands if isinstance(c, LegacyWard)]
+        if district:
+            in_d = [lw for lw in legacy if lw.district == district.legacy_name
+                    and (not district.ward_names or lw.short in district.ward_names)]
+            if in_d:
+                return None, in_d[0]
+        if current:
+            return current[0], None
+        if len(legacy) == 1:
+            return None, legacy[0]
+        return None, None  # an old ward name used in several old districts, and no district to tell
+
+    @staticmethod
+    def _street_address(toks, cleaned: str, m: Match, street: Street) -> str:
+        """"19 Võ Văn Tần", "hẻm 34 Phan Đăng Lưu", "đường Nguyễn Hữu Cảnh"."""
+        i = m.start
+        if i > 0 and not toks[i - 1].brk and toks[i - 1].text[:1].isdigit():
+            start = i - 1
+            if start > 0 and toks[start - 1].fold in _NUMBER_WORDS:
+                start -= 1
+            return f"{cleaned[toks[start].start:toks[i - 1].end]} {street.name}"
+        if street.name.lower().startswith(("quốc lộ", "tỉnh lộ")):
+            return street.name
+        return f"đường {street.name}"
+
+    @staticmethod
+    def _address(street_addr: str | None, ward: Ward | None, legacy_name: str | None, district: District | None) -> str:
+        parts = [p for p in (street_addr,) if p]
+        if ward:
+            parts.append(ward.name + (f" ({legacy_name} cũ)" if legacy_name else ""))
+        elif legacy_name:
+            parts.append(f"{legacy_name} (cũ)")
+        elif district:
+            parts.append(f"{district.name} (cũ)")
+        parts.append("TP.HCM")
+        return ", ".join(parts)
+
+
+@lru_cache(maxsize=1)
+def _default_gazetteer() -> Gazetteer:
+    return load_gazetteer()
+
+
+@lru_cache(maxsize=1)
+def default_locator() -> Locator:
+    return Locator()
+
+
+def locate(text: str) -> Place:
+    """Locate with the shipped gazetteers (loaded once, on first use)."""
+    return default_locator().locate(text)

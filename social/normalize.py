@@ -1,0 +1,251 @@
+"""Vietnamese text normalisation for social posts.
+
+Everything downstream (classifier, locator, de-dup) works on the output of :func:`clean` and
+compares words with :func:`fold` or :func:`tokenize`, so that text typed without diacritics
+("cay do", "ngap nuoc") matches the same phrases as text typed with them ("cây đổ", "ngập nước").
+
+- :func:`nfc` — Unicode NFC, invisible characters removed, spaces collapsed.
+- :func:`fold` — lowercase without diacritics (đ → d): the diacritics-insensitive key.
+- :func:`expand_abbreviations` — "q1"/"q.1" → "quận 1", "p." → "phường", "đ." → "đường",
+  "tphcm"/"tp.hcm"/"sg"/"hcm" → "thành phố hồ chí minh", "ko"/"k" → "không", ...
+- :func:`clean` — the whole chain: NFC, HTML entities, URLs and @mentions removed, hashtags
+  turned into their words, abbreviations expanded.
+- :func:`tokenize` — word tokens with their folded form and a *mark signature*. A token matches a
+  lexicon word when the folded forms are equal and the marks agree, wherever the tone mark sits
+  ("hoà" = "hòa"; "ngáp" (yawn) ≠ "ngập" (flooded)); in a text typed without diacritics an unmarked
+  token matches any marks ("ngap" = "ngập"). Whether a text was typed without diacritics is judged
+  on the whole text (:func:`typed_without_diacritics`), so "Minh" in "Hồ Chí Minh" is not "mình".
+- :func:`author_hash`, :func:`is_retweet`, :func:`text_fingerprint`.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = [
+    "nfc", "fold", "has_diacritics", "expand_abbreviations", "strip_urls", "clean",
+    "Token", "tokenize", "token_matches", "mark_signature", "typed_without_diacritics",
+    "author_hash", "is_retweet", "text_fingerprint",
+]
+
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+
+
+def nfc(text: str) -> str:
+    """NFC-normalise, drop zero-width/format characters, collapse runs of spaces (keeps newlines)."""
+    text = unicodedata.normalize("NFC", text)
+    text = _INVISIBLE.sub("", text)
+    text = _SPACES.sub(" ", text)
+    text = re.sub(r" *\n *", "\n", text)
+    return text.strip()
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    if ch in "đĐ":
+        return "d"
+    base = "".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c))
+    return base.lower()
+
+
+def fold(text: str) -> str:
+    """Lowercase, without diacritics, đ → d: "Đường Nguyễn Hữu Cảnh NGẬP" → "duong nguyen huu canh ngap"."""
+    return "".join(_fold_char(c) for c in unicodedata.normalize("NFC", text))
+
+
+@lru_cache(maxsize=65536)
+def mark_signature(word: str) -> str:
+    """The diacritics of a word, independent of where the tone mark sits: "" when typed without.
+
+    "hoà" and "hòa" give the same signature; "ngập" and "ngáp" do not.
+    """
+    marks = sorted(c for c in unicodedata.normalize("NFD", word.lower()) if unicodedata.combining(c))
+    if "đ" in word.lower():
+        marks.append("đ")
+    return "".join(marks)
+
+
+def has_diacritics(text: str) -> bool:
+    return fold(text) != text.lower()
+
+
+# ---- URLs, mentions, hashtags ---------------------------------------------------------------------
+_URL = re.compile(r"(?:https?://|www\.)\S+|\b(?:pic\.twitter\.com|t\.co|bit\.ly|fb\.me)/\S+", re.IGNORECASE)
+_MENTION = re.compile(r"(?<![\w@])@[\w.]+")
+_HASHTAG = re.compile(r"#([^\W_][\w]*)")
+
+
+def strip_urls(text: str) -> str:
+    return _URL.sub(" ", text)
+
+
+def _hashtag_words(m: re.Match) -> str:
+    tag = m.group(1).replace("_", " ")
+    # "#NgậpNước" → "Ngập Nước"; an all-lowercase tag ("#ngapnuoc") cannot be split without a dictionary
+    if not tag.isupper():
+        tag = "".join(" " + c if c.isupper() and i and tag[i - 1].isalpha() and not tag[i - 1].isupper() else c
+                      for i, c in enumerate(tag))
+    return f" {tag} "
+
+
+# ---- abbreviations ----------------------------------------------------------------------------------
+# (pattern, replacement); applied in order, case-insensitively, on NFC text. Boundaries are explicit
+# because "\b" treats digits as word characters ("q1") and we need "q1" to be one unit.
+_W = r"[^\W_]"  # a letter or digit
+_L = r"[^\W\d_]"  # a letter
+_B0 = rf"(?<!{_W})"  # not preceded by a letter/digit
+_B1 = rf"(?!{_W})"  # not followed by a letter/digit
+_HCM = "thành phố hồ chí minh"
+_ABBREVIATIONS: list[tuple[str, str]] = [
+    # the city
+    (rf"{_B0}(?:tp|thành phố|thanh pho)\s*\.?\s*(?:hcm|hồ chí minh|ho chi minh){_B1}", _HCM),
+    (rf"{_B0}(?:tphcm|hcmc|hcm|sg){_B1}", _HCM),
+    (rf"{_B0}tp\s*\.\s*(?={_L})|{_B0}tp\s+(?={_L})", "thành phố "),
+    (rf"{_B0}tx\s*\.\s*(?={_L})", "thị xã "),
+    # districts and wards: "q1", "q.1", "Q. 3", "Q.Bình Thạnh", "p.5", "P5", "P.Bến Thành", "F5" is not expanded
+    (rf"{_B0}q\s*\.\s*(\d{{1,2}}){_B1}|{_B0}q(\d{{1,2}}){_B1}", "quận {n}"),
+    (rf"{_B0}q\s*\.\s*(?={_L})", "quận "),
+    (rf"{_B0}p\s*\.\s*(\d{{1,2}}){_B1}|{_B0}p(\d{{1,2}}){_B1}", "phường {n}"),
+    (rf"{_B0}p\s*\.\s*(?={_L})", "phường "),
+    (rf"{_B0}h\s*\.\s*(?={_L})", "huyện "),
+    (rf"{_B0}x\s*\.\s*(?={_L})", "xã "),
+    (rf"{_B0}kp\s*\.?\s*(\d{{1,3}}){_B1}", "khu phố {n}"),
+    # roads: "đ.", "ql1a", "QL.13", "tl10"
+    (rf"{_B0}đ\s*\.\s*(?={_W})", "đường "),
+    (rf"{_B0}ql\s*\.?\s*(\d{{1,3}}[a-z]?){_B1}", "quốc lộ {n}"),
+    (rf"{_B0}tl\s*\.?\s*(\d{{1,3}}[a-z]?){_B1}", "tỉnh lộ {n}"),
+    # chat spellings; "k" only when it stands alone and is not "50 k" (thousand dong)
+    (rf"{_B0}(?:ko|kh|khg|khum|hok|hong|k0){_B1}", "không"),
+    (rf"(?<!\d )(?<!\d){_B0}k{_B1}(?!\s*\d)", "không"),
+    (rf"{_B0}(?:dc|đc|dk|đk){_B1}(?=\s+\S)", "được"),
+    (rf"{_B0}ng\s*\.\s*(?={_L})", "{ng.}"),  # "Ng. Hữu Cảnh" → "Nguyễn Hữu Cảnh" (before a capital)
+    (rf"{_B0}ng{_B1}(?=\s+{_L})", "{ng}"),  # "ng đi đường" → "người đi đường" (lowercase only)
+    (rf"{_B0}mn{_B1}", "mọi người"),
+    (rf"{_B0}nc{_B1}", "nước"),
+    (rf"{_B0}vs{_B1}", "với"),
+    (rf"{_B0}r{_B1}(?!\s*\d)", "rồi"),
+]
+_ABBR_COMPILED = [(re.compile(p, re.IGNORECASE), r) for p, r in _ABBREVIATIONS]
+
+
+def _replace(repl: str):
+    def sub(m: re.Match) -> str:
+        if repl in ("{ng.}", "{ng}"):
+            after = m.string[m.end():].lstrip()
+            nxt = after[:1]
+            if repl == "{ng.}":
+                return "Nguyễn " if nxt.isupper() else m.group(0)
+            return "người" if m.group(0) == "ng" and nxt.islower() else m.group(0)
+        if "{n}" in repl:
+            n = next(g for g in m.groups() if g is not None)
+            return repl.replace("{n}", n.lower())
+        return repl
+    return sub
+
+
+def expand_abbreviations(text: str) -> str:
+    """Expand the abbreviations people type ("q1", "p.", "đ.", "tphcm", "sg", "ko", ...).
+
+    Works on text with or without diacritics; the expansion is written with diacritics.
+    "dk"/"đc" (được) and "k" are expanded only as stand-alone words: "50k" and "50 k" stay.
+    """
+    for rx, repl in _ABBR_COMPILED:
+        text = rx.sub(_replace(repl), text)
+    return text
+
+
+def clean(text: str) -> str:
+    """Normalise a post for matching: NFC, entities, URLs/mentions removed, hashtags to words,
+    abbreviations expanded, whitespace collapsed. Keeps case and diacritics."""
+    text = nfc(html.unescape(text or ""))
+    text = strip_urls(text)
+    text = _RT_PREFIX.sub("", text)
+    text = _MENTION.sub(" ", text)
+    text = _HASHTAG.sub(_hashtag_words, text)
+    text = expand_abbreviations(text)
+    return nfc(text)
+
+
+# ---- tokens -------------------------------------------------------------------------------------------
+# A number like "3/2", "247/26" or "1.5" is one token; punctuation followed by a space (or the end), a
+# comma, a newline, brackets and quotes are break tokens that phrase matching does not cross.
+_TOKEN = re.compile(r"\d+(?:[/.,]\d+)*[^\W_]*|[^\W_]+|[.!?;:…]+(?=\s|$)|,|\n+|[()\[\]\"“”]")
+_BREAK_CHARS = set(".,!?;:…\n()[]\"“”")
+_WORD = re.compile(r"[^\W\d_]+")
+# Below this share of words carrying diacritics, a text counts as typed without them. Vietnamese written
+# with diacritics has well over half of its syllables marked (ư ơ â ê ô ă đ or a tone).
+LOOSE_BELOW = 0.35
+
+
+def typed_without_diacritics(text: str) -> bool:
+    """Was this text typed without diacritics ("cay do o duong Le Loi")? Judge it on the raw text,
+    before abbreviation expansion adds diacritics of its own."""
+    words = _WORD.findall(_MENTION.sub(" ", strip_urls(unicodedata.normalize("NFC", text or ""))))
+    if not words:
+        return True
+    marked = sum(1 for w in words if fold(w) != w.lower())
+    return marked / len(words) < LOOSE_BELOW
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    text: str  # as written, lowercased
+    fold: str  # folded (no diacritics)
+    marks: str  # mark signature ("" when the word has no diacritics)
+    start: int  # character offsets in the tokenised string
+    end: int
+    brk: bool  # a break: phrases never span it
+    loose: bool = False  # written without diacritics in a text typed without them: matches any marks
+
+
+def tokenize(text: str, loose: bool | None = None) -> list[Token]:
+    """Tokens of `text`. `loose`: whether the text was typed without diacritics (default: judged on
+    `text`; pass the judgement on the raw post when `text` is the cleaned, expanded form)."""
+    if loose is None:
+        loose = typed_without_diacritics(text)
+    out: list[Token] = []
+    for m in _TOKEN.finditer(text):
+        s = m.group(0)
+        if s[0] in _BREAK_CHARS:
+            out.append(Token(s, s, "", m.start(), m.end(), True))
+        else:
+            low = s.lower()
+            marks = mark_signature(low)
+            out.append(Token(low, fold(low), marks, m.start(), m.end(), False, loose and not marks))
+    return out
+
+
+def token_matches(tok: Token, word_fold: str, word_marks: str) -> bool:
+    """Does a text token match a lexicon word? Folded forms are equal and the diacritics agree (wherever
+    the tone mark sits) — unless the text was typed without diacritics and this word has none."""
+    return (not tok.brk) and tok.fold == word_fold and (tok.loose or tok.marks == word_marks)
+
+
+# ---- authors, retweets, re-posts --------------------------------------------------------------------
+def author_hash(author: str | None, salt: str) -> str | None:
+    """sha256 hex of salt + author. The handle is NFC-normalised, stripped, lowercased and loses a
+    leading "@" first, so "@Tram_Anh" and "tram_anh" (the same X account) hash alike."""
+    if author is None or not str(author).strip():
+        return None
+    a = unicodedata.normalize("NFC", str(author)).strip().lstrip("@").lower()
+    return hashlib.sha256((salt + a).encode("utf-8")).hexdigest()
+
+
+_RT_PREFIX = re.compile(r"^\s*RT\s*:?\s*(?=@)|^\s*RT\s*:\s*", re.IGNORECASE)
+_RT = re.compile(r"^\s*(?:RT\s*:?\s*@[\w.]+|RT\s*:)", re.IGNORECASE)
+
+
+def is_retweet(text: str | None) -> bool:
+    """True for a classic retweet/re-share: the text starts with "RT @user" or "RT:"."""
+    return bool(text) and bool(_RT.match(nfc(text)))
+
+
+def text_fingerprint(text: str) -> str:
+    """A key for exact re-posts: the cleaned, folded text with punctuation and spacing ignored."""
+    words = [t.fold for t in tokenize(clean(text)) if not t.brk]
+    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()

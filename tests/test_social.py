@@ -1,0 +1,506 @@
+"""The social pipeline: normalisation, classifier, locator, JSONL source, Post → Candidate.
+
+All example sentences are written for these tests (none is copied from a corpus).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from configs.loader import load_file
+from configs.schema import CategoriesFile, SocialSourceConf
+from models.candidate import HCMC_BOUNDS, Candidate, candidate_id
+from social.classify import Classifier, LexiconError, classify, load_lexicon
+from social.locate import CITY_CENTRE, default_locator, locate
+from social.normalize import (author_hash, clean, expand_abbreviations, fold, is_retweet, nfc, text_fingerprint,
+                              tokenize, typed_without_diacritics)
+from social.pipeline import SocialPipeline
+from social.sources import SOURCE_KINDS, JsonlFileSource, Post, Rejected, SourceError, build_source
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples" / "social" / "posts.jsonl"
+ICT = timezone(timedelta(hours=7))
+
+
+@pytest.fixture(scope="module")
+def categories() -> CategoriesFile:
+    return load_file(ROOT / "configs" / "categories.yaml", CategoriesFile)
+
+
+# ---- normalise -----------------------------------------------------------------------------------------
+def test_nfc_composes_decomposed_text_and_collapses_spaces():
+    decomposed = unicodedata.normalize("NFD", "Đường   ngập\u200b sâu ")
+    assert decomposed != "Đường ngập sâu"
+    assert nfc(decomposed) == "Đường ngập sâu"
+
+
+@pytest.mark.parametrize("text, folded", [
+    ("Đường Nguyễn Hữu Cảnh NGẬP sâu", "duong nguyen huu canh ngap sau"),
+    ("cây đổ", "cay do"),
+    ("Hoà Hưng", "hoa hung"),
+    ("Hòa Hưng", "hoa hung"),
+    (unicodedata.normalize("NFD", "Thủ Đức"), "thu duc"),
+])
+def test_fold_removes_diacritics_and_case(text, folded):
+    assert fold(text) == folded
+
+
+@pytest.mark.parametrize("raw, expanded", [
+    ("ngập ở q1", "ngập ở quận 1"),
+    ("Q.3 mưa to", "quận 3 mưa to"),
+    ("q.10", "quận 10"),
+    ("Q.Bình Thạnh", "quận Bình Thạnh"),
+    ("P.Bến Thành", "phường Bến Thành"),
+    ("p.5, Q.8", "phường 5, quận 8"),
+    ("P12 Gò Vấp", "phường 12 Gò Vấp"),
+    ("đ.Lê Lợi", "đường Lê Lợi"),
+    ("H.Hóc Môn", "huyện Hóc Môn"),
+    ("ql13 kẹt xe", "quốc lộ 13 kẹt xe"),
+    ("tphcm mưa", "thành phố hồ chí minh mưa"),
+    ("TP.HCM mưa", "thành phố hồ chí minh mưa"),
+    ("tp hcm mưa", "thành phố hồ chí minh mưa"),
+    ("Tp. Hồ Chí Minh", "thành phố hồ chí minh"),
+    ("sg mưa", "thành phố hồ chí minh mưa"),
+    ("HCM mưa", "thành phố hồ chí minh mưa"),
+    ("TP Thủ Đức", "thành phố Thủ Đức"),
+    ("ko đi được", "không đi được"),
+    ("k đi dc đâu", "không đi được đâu"),
+    ("ng đi đường bị thương", "người đi đường bị thương"),
+    ("đường Ng. Hữu Cảnh", "đường Nguyễn Hữu Cảnh"),
+    ("Ng Văn A", "Ng Văn A"),
+    ("ly cà phê 50k", "ly cà phê 50k"),
+    ("giá 50 k", "giá 50 k"),
+])
+def test_expand_abbreviations(raw, expanded):
+    assert expand_abbreviations(raw) == expanded
+
+
+def test_clean_strips_urls_and_mentions_and_keeps_hashtag_words():
+    out = clean("@bao_moi Ngập rồi https://t.co/AbC123 #NgậpNước #ngap_nuoc #SaiGon www.example.com/x")
+    assert "http" not in out and "example" not in out and "@" not in out and "#" not in out
+    assert "Ngập Nước" in out and "ngap nuoc" in out and "Sai Gon" in out
+
+
+def test_author_hash_is_salted_sha256_and_handle_insensitive():
+    assert author_hash("tram_anh", "s1") == hashlib.sha256(b"s1tram_anh").hexdigest()
+    assert author_hash("@Tram_Anh", "s1") == author_hash("tram_anh", "s1")
+    assert author_hash("tram_anh", "s2") != author_hash("tram_anh", "s1")
+    assert author_hash(None, "s1") is None and author_hash("  ", "s1") is None
+
+
+@pytest.mark.parametrize("text, rt", [
+    ("RT @saigon_mua: đường ngập", True),
+    ("rt @abc ngập quá", True),
+    ("RT: cây đổ ở Q1", True),
+    ("Artist vẽ tranh", False),
+    ("Mọi người RT giúp: cây đổ", False),
+    ("", False),
+])
+def test_is_retweet(text, rt):
+    assert is_retweet(text) is rt
+
+
+def test_text_fingerprint_ignores_spacing_punctuation_case_and_links():
+    a = text_fingerprint("Cây đổ trên đường Lê Lợi, kẹt xe quá!")
+    assert a == text_fingerprint("cây đổ  trên đường Lê Lợi kẹt xe quá https://t.co/x")
+    assert a != text_fingerprint("Cây đổ trên đường Hàm Nghi, kẹt xe quá!")
+
+
+def test_typed_without_diacritics_and_diacritics_aware_tokens():
+    assert typed_without_diacritics("cay do o duong Le Loi")
+    assert not typed_without_diacritics("Cây đổ ở đường Lê Lợi")
+    yawn = tokenize("ngáp cả buổi")[0]
+    flood = tokenize("ngập cả buổi")[0]
+    plain = tokenize("ngap ca buoi")[0]
+    assert yawn.fold == flood.fold == plain.fold == "ngap"
+    assert yawn.marks != flood.marks and plain.loose and not flood.loose
+
+
+# ---- classify --------------------------------------------------------------------------------------------
+REPORTS = [
+    ("Mưa từ 4h chiều, đường Lê Văn Sỹ đoạn gần chợ ngập tới yên xe, xe chết máy nằm la liệt", "flooding"),
+    ("kha van can doan gan cho thu duc ngap qua troi, nuoc len toi banh xe roi", "flooding"),
+    ("Hẻm nhà mình ở P.Tân Sơn Nhì nước tràn vào nhà luôn rồi, dọn không kịp", "flooding"),
+    ("Q7: Huỳnh Tấn Phát đang ngập sâu, ô tô cũng phải bò", "flooding"),
+    ("Cây dầu trước số 12 Võ Thị Sáu vừa bật gốc, đè lên hai xe máy", "fallen_tree"),
+    ("cay xanh nga chan ngang duong Dinh Bo Linh, ket xe dai", "fallen_tree"),
+    ("Một cành cây lớn gãy rơi xuống giữa đường Nguyễn Thị Minh Khai lúc 15h", "fallen_tree"),
+    ("Trên đường Cộng Hòa có cái ổ gà to đùng, tối qua 2 người té xe rồi", "pothole_subsidence"),
+    ("Hố ga trước chợ mất nắp cả tuần nay chưa ai sửa, nguy hiểm quá", "manhole"),
+    ("Ống nước bể phun thành cột trên đường 3/2, nước chảy lênh láng", "water_pipe"),
+    ("Đèn đường trên Phạm Văn Đồng tắt hết, tối om mấy hôm nay", "streetlight"),
+    ("Dây điện bị đứt rơi xuống vỉa hè ở hẻm 51 Lê Quang Định, mọi người tránh xa", "power_line"),
+    ("Cáp viễn thông võng xuống ngang đầu người trên đường Âu Cơ, rất nguy hiểm", "telecom"),
+    ("Rác chất đống bốc mùi ở đầu hẻm 40 Lũy Bán Bích cả tuần không ai dọn", "sanitation"),
+    ("Quán nhậu lấn chiếm hết vỉa hè đường Bùi Viện, người đi bộ phải xuống lòng đường", "encroachment"),
+]
+
+
+@pytest.mark.parametrize("text, category", REPORTS)
+def test_reports_are_classified(text, category):
+    c = classify(text)
+    assert c.category == category
+    assert c.is_report and c.confidence > 0.5
+    assert c.phrases and all(p for p in c.phrases)
+
+
+NOT_REPORTS = [
+    ("forecast", "Dự báo tối nay TP.HCM mưa lớn, các tuyến đường trũng có thể ngập"),
+    ("warning", "Cảnh báo triều cường cao nhất năm, nhiều khu vực ven sông sẽ ngập vào cuối tuần"),
+    ("advice", "Mẹo đi xe máy qua đường ngập không bị chết máy: giữ ga đều, đi số thấp"),
+    ("advice", "Mùa mưa bão, mọi người nên tránh đứng dưới gốc cây lớn vì cây có thể gãy đổ"),
+    ("past", "Năm ngoái đường Nguyễn Hữu Cảnh ngập suốt mấy tháng, giờ nhớ lại vẫn sợ"),
+    ("past", "Hồi xưa cây đổ trước cổng trường mình, cả xóm ra dọn"),
+    ("other_city", "Hà Nội mưa lớn, nhiều tuyến phố ở quận Cầu Giấy ngập sâu"),
+    ("other_city", "Đà Nẵng: cây xanh ngã đổ hàng loạt sau bão"),
+    ("other_city", "Cần Thơ triều cường, đường ven sông ngập nặng sáng nay"),
+    ("figurative", "Dạo này công ty ngập việc, về tới nhà là ngủ luôn"),
+    ("figurative", "Hôm nay ngập tràn hạnh phúc vì được tăng lương"),
+    ("figurative", "Rau trong nhà toàn cây nhà lá vườn, ăn yên tâm"),
+    ("figurative", "Nợ ngập đầu mà vẫn đi du lịch"),
+    ("figurative", "Đồng bằng bị xâm nhập mặn, ngập mặn nặng"),
+    ("other_sense", "Vừa ghé cây xăng đổ xăng xong thì trời đổ mưa"),
+    ("other_sense", "ngáp ngắn ngáp dài cả buổi chiều"),
+    ("question", "Đường Lê Văn Sỹ giờ này có ngập không mọi người?"),
+    ("policy", "Thành phố đầu tư 10.000 tỉ đồng cho dự án chống ngập"),
+    ("habitual", "Mỗi lần mưa là khu này ngập, sống chung với nước bao năm nay rồi"),
+]
+
+
+@pytest.mark.parametrize("kind, text", NOT_REPORTS)
+def test_not_current_reports(kind, text):
+    c = classify(text)
+    assert not c.is_report, (kind, c)
+    assert c.confidence < 0.5
+
+
+def test_no_category_without_cues():
+    c = classify("Hôm nay trời đẹp, đi cà phê với bạn bè")
+    assert c.category is None and not c.is_report and c.confidence == 0.0
+
+
+def test_same_verdict_with_and_without_diacritics():
+    with_marks = classify("Cây xanh ngã chắn ngang đường Đinh Bộ Lĩnh, kẹt xe dài")
+    without = classify("Cay xanh nga chan ngang duong Dinh Bo Linh, ket xe dai")
+    assert (with_marks.category, with_marks.is_report) == (without.category, without.is_report) == ("fallen_tree", True)
+
+
+def test_other_city_named_alongside_hcmc_stays_a_report():
+    c = classify("Hà Nội và TP.HCM cùng mưa lớn, đường Nguyễn Hữu Cảnh ngập sâu")
+    assert c.is_report and c.category == "flooding"
+    assert any(s.startswith("other_place") for s in c.signals)
+
+
+def test_question_with_a_stated_flood_is_still_a_report():
+    c = classify("Đường Lê Văn Sỹ ngập tới đầu gối rồi, có ai biết đường nào né không?")
+    assert c.is_report and c.category == "flooding"
+
+
+def test_burst_pipe_wins_over_the_hole_it_makes():
+    c = classify("Vỡ đường ống nước sáng nay làm sụt lún một đoạn đường, tạo hố tử thần")
+    assert c.category == "water_pipe" and c.is_report
+
+
+def test_classifier_restricted_to_configured_categories():
+    only_trees = Classifier(categories=["fallen_tree"])
+    assert only_trees.classify("Đường Nguyễn Hữu Cảnh ngập sâu sáng nay").category is None
+    assert only_trees.classify("Cây đổ trên đường Lê Lợi sáng nay").category == "fallen_tree"
+
+
+def test_lexicon_has_a_version_and_bad_lexicons_fail_naming_the_key(tmp_path):
+    assert load_lexicon().version.startswith("social-lexicon/")
+    bad = tmp_path / "lexicon.yaml"
+    bad.write_text("version: x\ncategories:\n  flooding:\n    strong: ['~2 ngập']\n", encoding="utf-8")
+    with pytest.raises(LexiconError, match=r"categories\.flooding\.strong\[0\]"):
+        load_lexicon(bad)
+    bad.write_text("version: x\ncategories:\n  flooding:\n    weak: [mưa]\n", encoding="utf-8")
+    with pytest.raises(LexiconError, match="needs at least one"):
+        load_lexicon(bad)
+
+
+# ---- locate ----------------------------------------------------------------------------------------------
+def _inside_city(p) -> bool:
+    (a, b), (c, d) = HCMC_BOUNDS["lat"], HCMC_BOUNDS["lon"]
+    return a <= p.lat <= b and c <= p.lon <= d
+
+
+def test_gazetteer_has_the_168_current_wards():
+    g = default_locator().gazetteer
+    assert len(g.wards) == 168
+    assert g.ward("Bến Thành").name == "Phường Bến Thành"
+
+
+@pytest.mark.parametrize("text", ["Ngập ở phường Bến Thành", "ngap o p.ben thanh", "P. Bến Thành cây đổ", "Phuong Ben Thanh"])
+def test_ward_lookup(text):
+    p = locate(text)
+    assert p.precision == "ward" and p.level == "ward"
+    assert p.ward == "Phường Bến Thành"
+    assert abs(p.lat - 10.77) < 0.01 and abs(p.lon - 106.70) < 0.01
+
+
+def test_commune_lookup():
+    p = locate("Đường ngập ở xã Bà Điểm")
+    assert p.ward == "Xã Bà Điểm" and p.precision == "ward"
+
+
+@pytest.mark.parametrize("text, district, lat, lon", [
+    ("ngập ở quận 3", "Quận 3", 10.78, 106.685),
+    ("Q3 ngập nặng", "Quận 3", 10.78, 106.685),
+    ("mưa lớn ở Gò Vấp", "Quận Gò Vấp", 10.84, 106.67),
+    ("go vap mua lon", "Quận Gò Vấp", 10.84, 106.67),
+    ("huyện Củ Chi mưa to", "Huyện Củ Chi", 11.0, 106.51),
+])
+def test_old_district_lookup(text, district, lat, lon):
+    p = locate(text)
+    assert p.district == district
+    assert p.level == "district" and p.precision == "ward" and p.ward is None
+    assert abs(p.lat - lat) < 0.02 and abs(p.lon - lon) < 0.02
+
+
+def test_district_merged_into_thu_duc_gets_its_own_centroid():
+    q2, q9 = locate("cây đổ ở quận 2"), locate("cây đổ ở Q9")
+    assert q2.district == "Quận 2" and q9.district == "Quận 9"
+    assert 10.75 < q2.lat < 10.82 and 106.72 < q2.lon < 106.79
+    assert 10.80 < q9.lat < 10.87 and 106.77 < q9.lon < 106.86
+
+
+def test_old_numbered_ward_needs_its_district():
+    p = locate("cây đổ ở phường 14, quận 6")
+    assert p.level == "ward" and p.ward_legacy == "Phường 14, Quận 6"
+    assert p.ward and p.ward.startswith("Phường ")  # the current ward it became
+    assert locate("cây đổ ở phường 14").precision == "city"
+
+
+def test_old_ward_name_is_read_in_the_old_district_named():
+    # Quận 7 had a "phường Tân Phú"; today's Phường Tân Phú is the former Tân Phú district, far away
+    old = locate("ngập ở phường Tân Phú, quận 7")
+    assert old.ward_legacy == "Phường Tân Phú, Quận 7" and old.ward != "Phường Tân Phú"
+    assert abs(old.lat - 10.73) < 0.02 and abs(old.lon - 106.73) < 0.02
+    new = locate("ngập ở phường Tân Phú")
+    assert new.ward == "Phường Tân Phú" and new.ward_legacy is None and abs(new.lon - 106.64) < 0.02
+
+
+def test_shipped_streets_are_inside_the_city():
+    g = default_locator().gazetteer
+    assert len(g.streets) >= 40
+    for s in g.streets:
+        for lat, lon in s.points:
+            assert HCMC_BOUNDS["lat"][0] <= lat <= HCMC_BOUNDS["lat"][1], s.name
+            assert HCMC_BOUNDS["lon"][0] <= lon <= HCMC_BOUNDS["lon"][1], s.name
+
+
+@pytest.mark.parametrize("text", ["Đường Nguyễn Hữu Cảnh ngập sâu", "nguyen huu canh ngap sau", "Nguyễn Hữu Cảnh"])
+def test_street_lookup(text):
+    p = locate(text)
+    assert p.precision == "street" and p.street == "Nguyễn Hữu Cảnh"
+    assert abs(p.lat - 10.79) < 0.02 and abs(p.lon - 106.715) < 0.02
+
+
+def test_street_with_ward_keeps_both():
+    p = locate("Cành cây gãy trên đường Nguyễn Thị Minh Khai, phường Xuân Hòa")
+    assert p.precision == "street" and p.street == "Nguyễn Thị Minh Khai" and p.ward == "Phường Xuân Hòa"
+    assert p.address == "đường Nguyễn Thị Minh Khai, Phường Xuân Hòa, TP.HCM"
+
+
+def test_street_far_from_the_named_district_falls_back_to_the_district():
+    # "Lê Lợi" in the gazetteer is the one in the old Quận 1; Gò Vấp has its own Lê Lợi
+    p = locate("đường Lê Lợi, quận Gò Vấp")
+    assert p.street == "Lê Lợi" and p.district == "Quận Gò Vấp"
+    assert p.precision == "ward" and abs(p.lat - 10.84) < 0.02
+
+
+def test_house_and_alley_numbers_go_into_the_address():
+    assert locate("19 Võ Văn Tần bị cây đè").address.startswith("19 Võ Văn Tần")
+    assert locate("hẻm 34 Phan Đăng Lưu ngập").address.startswith("hẻm 34 Phan Đăng Lưu")
+
+
+def test_abbreviated_national_road():
+    p = locate("ql13 đoạn qua Bình Thạnh ngập")
+    assert p.street == "Quốc lộ 13" and p.precision == "street"
+
+
+@pytest.mark.parametrize("text", ["Trời mưa to quá mọi người ơi", "Sài Gòn mưa kinh khủng", ""])
+def test_no_location_is_city_level(text):
+    p = locate(text)
+    assert p.precision == "city" and (p.lat, p.lon) == CITY_CENTRE
+    assert p.ward is None and p.street is None
+
+
+def test_every_place_is_inside_the_city():
+    for text, _ in REPORTS:
+        assert _inside_city(locate(text))
+
+
+# ---- JSONL source -------------------------------------------------------------------------------------
+def _line(**kw) -> str:
+    base = {"id": "1", "platform": "x", "url": "https://x.com/a/status/1", "text": "Cây đổ ở Q1",
+            "author": "a", "posted_at": "2025-10-28T17:00:00+07:00"}
+    base.update(kw)
+    return json.dumps({k: v for k, v in base.items() if v is not None}, ensure_ascii=False) + "\n"
+
+
+def test_jsonl_source_resumes_from_its_cursor(tmp_path):
+    path = tmp_path / "posts.jsonl"
+    path.write_text(_line(id="1") + _line(id="2") + "\n" + _line(id="3"), encoding="utf-8")
+    src = JsonlFileSource(path, name="import")
+    items, cursor = src.fetch(None)
+    assert [p.id for p in items] == ["1", "2", "3"] and cursor == "4"  # the blank line is consumed too
+    assert src.fetch(cursor) == ([], "4")
+    with path.open("a", encoding="utf-8") as f:
+        f.write(_line(id="4"))
+    items, cursor = JsonlFileSource(path).fetch(cursor)  # a new instance: a restart
+    assert [p.id for p in items] == ["4"] and cursor == "5"
+
+
+def test_jsonl_source_rejects_bad_lines_with_a_reason(tmp_path):
+    path = tmp_path / "posts.jsonl"
+    path.write_text(
+        _line(id="ok1")
+        + '{"id": "2", "text": "ngập", \n'  # bad JSON
+        + _line(id="3", text=None)  # no text
+        + _line(id=None)  # no id
+        + _line(id="5", posted_at=None)  # no time
+        + _line(id="6", posted_at="2025-10-28T17:00:00")  # no offset
+        + "[1, 2]\n"  # not an object
+        + _line(id=7, platform=None),  # numeric id, no platform: both accepted
+        encoding="utf-8")
+    items, cursor = JsonlFileSource(path, platform="facebook").fetch(None)
+    assert cursor == "8"
+    rejected = {r.line_no: r.reason for r in items if isinstance(r, Rejected)}
+    assert set(rejected) == {2, 3, 4, 5, 6, 7}
+    assert "JSON" in rejected[2]
+    assert "text" in rejected[3] and "id" in rejected[4] and "posted_at" in rejected[5]
+    assert "offset" in rejected[6] and "object" in rejected[7]
+    posts = [p for p in items if isinstance(p, Post)]
+    assert [(p.id, p.platform) for p in posts] == [("ok1", "x"), ("7", "facebook")]
+    assert all(r.raw for r in items if isinstance(r, Rejected))
+
+
+def test_jsonl_source_leaves_a_half_written_last_line(tmp_path):
+    path = tmp_path / "posts.jsonl"
+    full = _line(id="2")
+    path.write_text(_line(id="1") + full[:20], encoding="utf-8")
+    items, cursor = JsonlFileSource(path).fetch(None)
+    assert [p.id for p in items] == ["1"] and cursor == "1"
+    path.write_text(_line(id="1") + full, encoding="utf-8")
+    items, cursor = JsonlFileSource(path).fetch(cursor)
+    assert [p.id for p in items] == ["2"] and cursor == "2"
+
+
+def test_jsonl_source_errors(tmp_path):
+    with pytest.raises(SourceError, match="not found"):
+        JsonlFileSource(tmp_path / "nope.jsonl").fetch(None)
+    (tmp_path / "a.jsonl").write_text("", encoding="utf-8")
+    with pytest.raises(SourceError, match="cursor"):
+        JsonlFileSource(tmp_path / "a.jsonl").fetch("abc")
+
+
+def test_source_registry_builds_from_config(tmp_path):
+    assert SOURCE_KINDS["jsonl"] is JsonlFileSource
+    conf = SocialSourceConf(name="samples", kind="jsonl", path="samples/social/posts.jsonl")
+    src = build_source(conf, resolve=lambda p: ROOT / p)
+    assert isinstance(src, JsonlFileSource) and src.name == "samples"
+    with pytest.raises(SourceError, match="unknown kind"):
+        build_source(SocialSourceConf(name="x", kind="carrier-pigeon"))
+
+
+def test_sample_posts_parse_with_exactly_one_malformed_line():
+    items, cursor = JsonlFileSource(SAMPLES).fetch(None)
+    rejected = [i for i in items if isinstance(i, Rejected)]
+    posts = [i for i in items if isinstance(i, Post)]
+    assert len(rejected) == 1 and len(posts) >= 25
+    assert int(cursor) == len(SAMPLES.read_text(encoding="utf-8").splitlines())
+    assert all(p.posted_at.utcoffset() == timedelta(hours=7) for p in posts)
+
+
+# ---- pipeline ---------------------------------------------------------------------------------------------
+def _post(id="1001", text="Mưa từ chiều, đường Nguyễn Hữu Cảnh ngập tới yên xe, xe chết máy nằm la liệt",
+          platform="x", author="saigon_mua") -> Post:
+    return Post(id=id, platform=platform, url=f"https://x.com/{author}/status/{id}", text=text, author=author,
+                posted_at=datetime(2025, 10, 28, 17, 42, tzinfo=ICT))
+
+
+def test_pipeline_builds_a_valid_candidate(categories):
+    pipe = SocialPipeline(categories, threshold=0.5, salt="pepper")
+    c = pipe.process(_post())
+    assert isinstance(c, Candidate)
+    assert c.source == "social" and c.source_ref == "x:1001" and c.id == candidate_id("social", "x:1001")
+    assert c.category == "flooding" and 0.5 <= c.confidence <= 1
+    assert c.location.precision == "street" and c.location.street == "Nguyễn Hữu Cảnh"
+    assert c.observed_at == datetime(2025, 10, 28, 17, 42, tzinfo=ICT)
+    assert c.summary.startswith("Bài đăng báo ngập nước tại đường Nguyễn Hữu Cảnh")
+    ev = c.evidence[0]
+    assert ev.kind == "post" and ev.url == "https://x.com/saigon_mua/status/1001"
+    assert ev.author_hash == author_hash("saigon_mua", "pepper")
+    assert "saigon_mua" not in c.to_json().replace(ev.url, "")  # the handle only travels inside the post URL
+    assert c.detector.name == "social-keyword" and c.detector.backend == "lexicon"
+    assert c.detector.model_version == load_lexicon().version and c.detector.threshold == 0.5
+    assert "ngập tới yên" in c.attributes["phrases"] and c.attributes["location_precision"] == "street"
+    assert Candidate.model_validate_json(c.to_json()) == c
+
+
+def test_pipeline_is_deterministic(categories):
+    a = SocialPipeline(categories, 0.5, "pepper").process(_post())
+    b = SocialPipeline(categories, 0.5, "pepper").process(_post())
+    assert a.to_json() == b.to_json()
+
+
+def test_pipeline_drops_retweets_and_reposts_but_replays_the_same_post(categories):
+    pipe = SocialPipeline(categories, 0.5, "pepper")
+    first = pipe.process(_post())
+    assert first is not None
+    assert pipe.evaluate(_post(id="1002", text="RT @saigon_mua: " + _post().text)).reason == "retweet"
+    repost = _post(id="2001", platform="facebook", author="other",
+                   text=_post().text.upper() + "  https://t.co/abc")
+    assert pipe.evaluate(repost).reason == "repost" and pipe.process(repost) is None
+    assert pipe.process(_post()) == first  # the same post again (a replay) gives the same candidate
+
+
+def test_pipeline_returns_none_for_non_reports_and_low_confidence(categories):
+    pipe = SocialPipeline(categories, 0.5, "pepper")
+    assert pipe.evaluate(_post(id="1", text="Dạo này ngập việc quá")).reason == "no_category"
+    assert pipe.evaluate(_post(id="2", text="Dự báo tối nay mưa lớn, đường có thể ngập")).reason == "not_report"
+    strict = SocialPipeline(categories, 0.999, "pepper")
+    out = strict.evaluate(_post(id="3", text="Cây đổ trên đường Lê Lợi"))
+    assert out.reason == "below_threshold" and out.candidate is None
+
+
+def test_pipeline_ignores_categories_it_is_not_configured_for(categories):
+    trees_only = [c for c in categories.categories if c.code == "fallen_tree"]
+    pipe = SocialPipeline(trees_only, 0.5, "pepper")
+    assert pipe.process(_post()) is None
+    assert pipe.process(_post(id="9", text="Cây đổ chắn ngang đường Lê Lợi sáng nay")).category == "fallen_tree"
+
+
+def test_pipeline_city_level_post_is_kept(categories):
+    c = SocialPipeline(categories, 0.5, "pepper").process(
+        _post(id="7", text="Sài Gòn mưa kinh khủng, nhà mình nước lên tới đầu gối rồi"))
+    assert c is not None and c.location.precision == "city"
+    assert (c.location.lat, c.location.lon) == CITY_CENTRE and "chưa rõ vị trí" in c.summary
+
+
+def test_pipeline_uses_the_place_tag_when_the_text_has_no_location(categories):
+    post = _post(id="8", text="Nhà mình nước lên tới đầu gối rồi").model_copy(update={"place": "Q.Bình Thạnh"})
+    c = SocialPipeline(categories, 0.5, "pepper").process(post)
+    assert c.location.precision == "ward" and c.attributes["district"] == "Quận Bình Thạnh"
+
+
+def test_pipeline_on_the_sample_posts(categories):
+    pipe = SocialPipeline(categories, 0.5, "pepper")
+    items, _ = JsonlFileSource(SAMPLES).fetch(None)
+    outcomes = {p.ref: pipe.evaluate(p) for p in items if isinstance(p, Post)}
+    made = {ref: o.candidate for ref, o in outcomes.items() if o.candidate}
+    assert set(made) == {
+        "x:1001", "facebook:2001", "x:1002", "zalo:3001", "x:1003", "facebook:2002", "x:1004",  # flooding
+        "x:1005", "facebook:2003", "x:1006", "zalo:3002",  # fallen trees
+        "x:1007", "facebook:2004", "x:1008", "x:1009",  # pothole, manhole, pipe, power line
+    }
+    assert outcomes["x:1017"].reason == "retweet" and outcomes["facebook:2010"].reason == "repost"
+    assert {made[r].category for r in ("x:1005", "facebook:2003", "x:1006", "zalo:3002")} == {"fallen_tree"}
+    assert made["facebook:2003"].location.ward == "Phường Bình Thạnh"
+    assert all(c.location.precision in ("street", "ward") for r, c in made.items() if r != "x:1003")

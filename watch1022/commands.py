@@ -1,0 +1,198 @@
+"""The commands behind `watch1022 ...`. `demo` runs every part in one process; the others run one part each,
+with the same code, for a distributed set-up (Kafka bus, PostgreSQL database)."""
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from argparse import Namespace
+from dataclasses import replace
+from pathlib import Path
+
+from watch1022.runtime import Runtime, load_config, open_runtime
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+
+
+def migrate(args: Namespace) -> int:
+    cfg = load_config(args.config, args.database)
+    rt = open_runtime(cfg)
+    rt.close()
+    _say(f"schema is up to date on {cfg.database_url()}")
+    return 0
+
+
+class RaisedLog:
+    """Counts and prints each candidate a producer raises, then hands it to the bus."""
+
+    def __init__(self, publisher):
+        self.publisher = publisher
+        self.counts = {"camera": 0, "social": 0}
+        self.lock = threading.Lock()
+
+    def publish(self, candidate) -> None:
+        self.publisher.publish(candidate)
+        with self.lock:
+            self.counts[candidate.source] += 1
+        place = candidate.location.street or candidate.location.ward or "TP.HCM"
+        _say(f"raised    {candidate.source:6} {candidate.category:12} conf={candidate.confidence:.2f} "
+             f"{place} ({candidate.source_ref})")
+
+    def dead_letter(self, stage: str, reason: str, payload: str) -> None:
+        self.publisher.dead_letter(stage, reason, payload)
+        _say(f"refused   {stage}: {reason}")
+
+    def flush(self) -> None:
+        self.publisher.flush()
+
+
+def _print_delivery(ev) -> None:
+    if ev.outcome in ("sent", "found"):
+        _say(f"delivered incident {ev.incident_id} ({ev.category}) -> 1022 case #{ev.service_request_id}"
+             + (" (found at the core, not re-sent)" if ev.outcome == "found" else ""))
+    else:
+        _say(f"delivery  incident {ev.incident_id} ({ev.category}) {ev.outcome}: {ev.detail}")
+
+
+def _print_verdict(ev) -> None:
+    _say(f"verdict   incident {ev.incident_id} -> {ev.verdict} ({ev.notes})")
+
+
+def _bridge(rt: Runtime):
+    from bridge.service import BridgeService
+    return BridgeService(rt.config, rt.db, rt.bus, rt.core_client(), on_delivery=_print_delivery,
+                         on_verdict=_print_verdict)
+
+
+def run_cameras(rt: Runtime, publisher, stop: threading.Event) -> None:
+    """Watch the configured cameras until stopped (or until every non-looping replay has ended)."""
+    from monitors.runner import MonitorLoop
+    MonitorLoop(rt.config.cameras.cameras, publisher.publish, stop, evidence_store=rt.evidence_dir()).run()
+
+
+def _threads(targets: dict[str, callable], stop: threading.Event) -> list[threading.Thread]:
+    threads = []
+    for name, target in targets.items():
+        t = threading.Thread(target=target, args=(stop,), name=name, daemon=True)
+        t.start()
+        threads.append(t)
+    return threads
+
+
+def demo(args: Namespace) -> int:
+    from bridge.console import create_console
+    from core1022.app import create_app as create_core
+    from social.runner import run_social
+    from watch1022.serve import ServerThread
+
+    var = Path(args.var).resolve() if args.var else None
+    base = f"http://{args.host}:{args.port}"
+    cfg = load_config(args.config, args.database,
+                      database_url=f"sqlite:///{var / 'watch1022.db'}" if var and not args.database else None,
+                      evidence_dir=str(var / "evidence") if var else None,
+                      evidence_base_url=f"{base}/evidence")
+    core_conf = cfg.bridge.core.model_copy(update={"base_url": f"{base}/core/open311/v2"})
+    cfg = replace(cfg, bridge=cfg.bridge.model_copy(update={"core": core_conf}))
+    rt = open_runtime(cfg)
+    core_db = f"sqlite:///{(var or cfg.resolve('var')) / 'core1022.db'}"
+    categories = cfg.categories.by_code()
+    services = [{"service_code": c.service_code, "service_name": c.name_vi, "group": c.field,
+                 "description": f"{c.name_vi} ({c.field})"} for c in categories.values()]
+    app = create_console(rt.db, categories, rt.evidence_dir(), core_path="core")
+    app.mount("/core", create_core(core_db, [core_conf.api_key], services=services))
+    server = ServerThread(app, args.host, args.port).start()
+    _say(f"1022 Watch demo: console {base}/  ·  core review queue {base}/core/review  ·  state in "
+         f"{cfg.database_url()}")
+
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    raised = RaisedLog(rt.publisher())
+    bridge = _bridge(rt)
+    threads = _threads({
+        "cameras": lambda st: run_cameras(rt, raised, st),
+        # The demo replays the sample posts from the start each run: a replay must create no new case.
+        "social": lambda st: run_social(rt, raised, st, once=True, from_start=True),
+        "bridge": bridge.run,
+    }, stop)
+    deadline = time.monotonic() + args.duration if args.duration else None
+    producers = [t for t in threads if t.name != "bridge"]
+
+    def idle() -> bool:  # every sample replayed, every candidate stored, nothing left to deliver
+        return not any(t.is_alive() for t in producers) and bridge.idle_steps >= 3
+
+    try:
+        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            if args.until_idle and idle():
+                break
+            stop.wait(0.2)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=15)
+        server.stop()
+        bridge.close()
+        rt.close()
+    c = bridge.counts
+    summary = {"raised": raised.counts, "delivered": c.delivered, "deadletter": c.deadletter,
+               "incidents_new": c.new_incidents, "merged": c.merged, "replays": c.replays, "verdicts": c.verdicts}
+    _say(json.dumps(summary, ensure_ascii=False) if args.json else
+         f"done: raised {raised.counts}, delivered {c.delivered}, dead letters {c.deadletter}, "
+         f"merged {c.merged}, replays {c.replays}")
+    return 0
+
+
+def bridge(args: Namespace) -> int:
+    rt = open_runtime(load_config(args.config, args.database))
+    svc = _bridge(rt)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    _say(f"bridge: {rt.config.bridge.bus.backend} bus -> {rt.config.bridge.core.base_url}")
+    try:
+        svc.run(stop)
+    finally:
+        svc.close()
+        rt.close()
+    return 0
+
+
+def monitor(args: Namespace) -> int:
+    rt = open_runtime(load_config(args.config, args.database))
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    try:
+        run_cameras(rt, RaisedLog(rt.publisher()), stop)
+    finally:
+        rt.close()
+    return 0
+
+
+def social(args: Namespace) -> int:
+    from social.runner import run_social
+    rt = open_runtime(load_config(args.config, args.database))
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    try:
+        run_social(rt, RaisedLog(rt.publisher()), stop, once=args.once)
+    finally:
+        rt.close()
+    return 0
+
+
+def console(args: Namespace) -> int:
+    from bridge.console import create_console
+    import uvicorn
+    rt = open_runtime(load_config(args.config, args.database))
+    app = create_console(rt.db, rt.config.categories.by_code(), rt.evidence_dir())
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    rt.close()
+    return 0
