@@ -45,7 +45,7 @@ class BridgeService:
         self.categories = config.categories.by_code()
         conf = config.bridge
         self.candidates_topic, self.deadletter_topic = conf.bus.candidates_topic, conf.bus.deadletter_topic
-        self.consumer = self._new_consumer()
+        self.consumer = bus.consumer(conf.bus.group_id, [self.candidates_topic, self.deadletter_topic])
         self.counts = BridgeCounts()
         self._on_delivery = on_delivery or (lambda e: None)
         self.sender = OutboxSender(db, client, self.categories, conf.core.retry, conf.evidence_base_url,
@@ -54,9 +54,6 @@ class BridgeService:
         self.status_poll_s = conf.core.status_poll_s
         self._last_status_poll = 0.0
         self.idle_steps = 0  # consecutive steps that found nothing to consume or deliver
-
-    def _new_consumer(self):
-        return self.bus.consumer(self.config.bridge.bus.group_id, [self.candidates_topic, self.deadletter_topic])
 
     def _delivered(self, ev: DeliveryEvent) -> None:
         if ev.outcome in ("sent", "found"):
@@ -70,10 +67,7 @@ class BridgeService:
         try:
             outcomes, refused = self._store_batch(messages)
         except Exception:
-            # Nothing of the batch was stored: start a fresh consumer at the committed offset so the batch
-            # is read again rather than skipped.
-            self.consumer.close()
-            self.consumer = self._new_consumer()
+            self.consumer.rewind()  # nothing of the batch was stored: read it again, never skip it
             raise
         c = self.counts
         c.received += len(messages)

@@ -126,6 +126,8 @@ class BusConf(_Conf):
     group_id: str = "watch1022-bridge"
     candidates_topic: str = "watch1022.candidates"
     deadletter_topic: str = "watch1022.deadletter"
+    partitions: int = Field(3, ge=1)  # Kafka: partitions of the topics the bridge creates when missing
+    connect_timeout_s: float = Field(10.0, gt=0)  # Kafka: give up on an unreachable broker after this
 
 
 class RetryConf(_Conf):

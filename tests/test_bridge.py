@@ -3,17 +3,20 @@ storage and merging, delivery through the outbox across core outages and lost an
 from dataclasses import replace
 from datetime import timedelta
 
+import uuid
+
 import httpx
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
 import configs
+from bridge.bus import open_bus
 from bridge.bus.embedded import EmbeddedBus
 from bridge.open311 import Open311Client
 from bridge.outbox import marker
 from bridge.publish import CandidatePublisher
 from bridge.service import BridgeService
-from configs.schema import RetryConf
+from configs.schema import BusConf, RetryConf
 from core1022.app import create_app
 from models.candidate import now_city
 from models.db import Database
@@ -33,7 +36,7 @@ def core_count(core_db: str) -> int:
 
 
 class Env:
-    def __init__(self, tmp_path, core_port: int, db_url: str | None = None):
+    def __init__(self, tmp_path, core_port: int, db_url: str | None = None, kafka: str | None = None):
         cfg = configs.load()
         core = cfg.bridge.core.model_copy(update={
             "base_url": f"http://127.0.0.1:{core_port}/open311/v2", "api_key": API_KEY, "timeout_s": 3,
@@ -42,14 +45,24 @@ class Env:
             "database_url": db_url or f"sqlite:///{tmp_path}/bridge.db", "core": core}))
         self.db = Database(self.cfg.database_url())
         self.db.migrate()
-        self.bus = EmbeddedBus(self.db)
-        self.publisher = CandidatePublisher(self.bus)
+        if kafka:  # the distributed set-up: Kafka bus, PostgreSQL state; topics unique to this test
+            suffix = uuid.uuid4().hex[:8]
+            bus_conf = BusConf(backend="kafka", bootstrap_servers=[kafka], group_id=f"bridge-{suffix}",
+                               candidates_topic=f"cand-{suffix}", deadletter_topic=f"dead-{suffix}", partitions=2)
+            self.cfg = replace(self.cfg, bridge=self.cfg.bridge.model_copy(update={"bus": bus_conf}))
+            self.bus = open_bus(bus_conf)
+        else:
+            self.bus = EmbeddedBus(self.db)
+        bus_conf = self.cfg.bridge.bus
+        self.publisher = CandidatePublisher(self.bus, bus_conf.candidates_topic, bus_conf.deadletter_topic)
         self.client = Open311Client(core.base_url, API_KEY, timeout_s=3)
         self.bridge = BridgeService(self.cfg, self.db, self.bus, self.client)
+        self.poll_s = 4.0 if kafka else 0.05  # a new Kafka group member needs ~3 s to be assigned partitions
 
     def drain(self, rounds: int = 3) -> None:
+        self.bus.flush()
         for _ in range(rounds):
-            while self.bridge.consume_once(timeout_s=0.05):
+            while self.bridge.consume_once(timeout_s=self.poll_s):
                 pass
             self.bridge.deliver_once()
 
@@ -67,12 +80,14 @@ def core(tmp_path):
         yield srv
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "kafka+postgres"])
 def env(request, tmp_path, core):
-    db_url = request.getfixturevalue("pg_url") if request.param == "postgres" else None
-    e = Env(tmp_path, core.port, db_url)
+    db_url = request.getfixturevalue("pg_url") if "postgres" in request.param else None
+    kafka = request.getfixturevalue("kafka_broker") if "kafka" in request.param else None
+    e = Env(tmp_path, core.port, db_url, kafka)
     yield e
     e.bridge.close()
+    e.bus.close()
     e.client.close()
     e.db.dispose()
 
@@ -115,7 +130,7 @@ def test_nearby_report_of_same_category_merges_into_one_incident(env, core):
     ('{"schema": "candidate/v9"}', "schema is 'candidate/v9'"),
 ])
 def test_malformed_messages_go_to_dead_letters_and_the_bridge_goes_on(env, core, raw, reason):
-    env.bus.publish("watch1022.candidates", "k", raw)
+    env.bus.publish(env.publisher.topic, "k", raw)
     env.publisher.publish(make_candidate())
     env.drain()
     with env.db.session() as s:
@@ -129,8 +144,8 @@ def test_invalid_fields_and_unknown_category_are_dead_lettered_with_the_field(en
     good = make_candidate()
     bad_conf = good.to_json().replace('"confidence":0.81', '"confidence":7')
     unknown = make_candidate(category="volcano").to_json()
-    env.bus.publish("watch1022.candidates", "k", bad_conf)
-    env.bus.publish("watch1022.candidates", "k", unknown)
+    env.bus.publish(env.publisher.topic, "k", bad_conf)
+    env.bus.publish(env.publisher.topic, "k", unknown)
     env.drain()
     with env.db.session() as s:
         reasons = sorted(r.reason for r in s.scalars(select(DeadLetter)))
@@ -171,7 +186,10 @@ def test_lost_answer_is_found_at_the_core_not_sent_twice(env, core):
     """The core created the case but the answer never reached us (crash or timeout after the POST)."""
     cand = make_candidate()
     env.publisher.publish(cand)
-    env.bridge.consume_once(timeout_s=0.1)
+    env.bus.flush()
+    for _ in range(5):
+        if env.bridge.consume_once(timeout_s=env.poll_s):
+            break
     env.client.create_request(service_code="TN-NGAP", lat=10.7893, lon=106.7193,
                               description=f"earlier attempt\n{marker(cand.id)}", attributes={"watch_id": cand.id})
     with env.db.session() as s:

@@ -25,6 +25,11 @@ class Consumer(ABC):
         """Mark these messages (and everything before them on their partitions) as processed."""
 
     @abstractmethod
+    def rewind(self) -> None:
+        """Go back to the group's committed position: the next poll re-reads everything uncommitted.
+        Call it after a failed handler, so a batch that was not stored is read again, not skipped."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
 
