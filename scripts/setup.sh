@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up 1022 Watch in .venv/ (idempotent): a virtual environment with the project and its test tools,
 # pinned by constraints.txt so every machine installs the same versions.
-# --browser also installs Debian's Chromium (for the console's browser tests) when it is missing.
+# --test-tools also installs, from Debian's packages, what the tests drive as real peers when it is missing:
+# Chromium (the console's browser tests) and ffmpeg (an RTSP server for the camera tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,12 +22,17 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing Debian's chromium for the console browser tests..." >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    echo "warning: chromium is missing and cannot be installed here (needs root and apt-get); the console" \
-         "browser tests will be skipped (and fail with CI=true)" >&2
+if [ "${1:-}" = "--test-tools" ]; then
+  missing=""
+  command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+  command -v ffmpeg >/dev/null 2>&1 || missing="$missing ffmpeg"
+  if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "installing Debian packages for the tests:$missing" >&2
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+    else
+      echo "warning:$missing missing and cannot be installed here (needs root and apt-get); the tests that" \
+           "drive them will be skipped (and fail with CI=true)" >&2
+    fi
   fi
 fi

@@ -25,7 +25,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 def chromium():
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if not exe:
-        unavailable("Chromium is not installed (bash scripts/setup.sh --browser installs Debian's package)")
+        unavailable("Chromium is not installed (bash scripts/setup.sh --test-tools installs Debian's package)")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 
@@ -51,7 +52,21 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8022)
+
+    # Each part adds its own commands (eval, cameras, ...): `register(subparsers, common)` in these modules,
+    # with `set_defaults(func=...)` taking the parsed args and returning the exit code.
+    for name in PART_COMMANDS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+            continue
+        module.register(sub, _common)
     return ap
+
+
+PART_COMMANDS = ["vision.cli", "monitors.cli", "social.cli"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             from core1022.cli import run
             run(args.host, args.port, args.api_key, args.database)
             return 0
+        if hasattr(args, "func"):
+            return args.func(args)
         from watch1022 import commands
         return getattr(commands, args.command)(args)
     except ConfigError as e:
