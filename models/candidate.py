@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = "candidate/v1"
 CITY_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
@@ -88,14 +88,7 @@ class PostEvidence(_Strict):
     url: str | None = None
     text: str = Field(min_length=1, max_length=10000)
     author_hash: str | None = None
-    posted_at: datetime
-
-    @field_validator("posted_at")
-    @classmethod
-    def _aware(cls, v: datetime) -> datetime:
-        if v.tzinfo is None:
-            raise ValueError("posted_at needs a UTC offset (e.g. +07:00)")
-        return v
+    posted_at: AwareDatetime  # with its offset: the city is +07:00
 
 
 Evidence = Annotated[Union[FrameEvidence, PostEvidence], Field(discriminator="kind")]
@@ -115,7 +108,7 @@ class Candidate(_Strict):
     source_ref: str = Field(min_length=1, max_length=500)
     category: str = Field(min_length=1, max_length=64)
     confidence: float = Field(ge=0, le=1)
-    observed_at: datetime
+    observed_at: AwareDatetime
     location: Location
     summary: str = Field(min_length=1, max_length=2000)
     evidence: list[Evidence] = Field(min_length=1)
@@ -123,13 +116,6 @@ class Candidate(_Strict):
     attributes: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=True)
-
-    @field_validator("observed_at")
-    @classmethod
-    def _aware(cls, v: datetime) -> datetime:
-        if v.tzinfo is None:
-            raise ValueError("observed_at needs a UTC offset (the city is +07:00)")
-        return v
 
     @model_validator(mode="after")
     def _id_matches_source(self) -> "Candidate":

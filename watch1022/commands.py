@@ -151,41 +151,36 @@ def demo(args: Namespace) -> int:
     return 0
 
 
-def bridge(args: Namespace) -> int:
+def _run_part(args: Namespace, part) -> int:
+    """Run one part (`part(runtime, stop)`) as its own process until SIGINT/SIGTERM."""
     rt = open_runtime(load_config(args.config, args.database))
-    svc = _bridge(rt)
     stop = threading.Event()
     _stop_on_signals(stop)
-    _say(f"bridge: {rt.config.bridge.bus.backend} bus -> {rt.config.bridge.core.base_url}")
     try:
-        svc.run(stop)
+        part(rt, stop)
     finally:
-        svc.close()
         rt.close()
     return 0
+
+
+def bridge(args: Namespace) -> int:
+    def run(rt: Runtime, stop: threading.Event) -> None:
+        svc = _bridge(rt)
+        _say(f"bridge: {rt.config.bridge.bus.backend} bus -> {rt.config.bridge.core.base_url}")
+        try:
+            svc.run(stop)
+        finally:
+            svc.close()
+    return _run_part(args, run)
 
 
 def monitor(args: Namespace) -> int:
-    rt = open_runtime(load_config(args.config, args.database))
-    stop = threading.Event()
-    _stop_on_signals(stop)
-    try:
-        run_cameras(rt, RaisedLog(rt.publisher()), stop)
-    finally:
-        rt.close()
-    return 0
+    return _run_part(args, lambda rt, stop: run_cameras(rt, RaisedLog(rt.publisher()), stop))
 
 
 def social(args: Namespace) -> int:
     from social.runner import run_social
-    rt = open_runtime(load_config(args.config, args.database))
-    stop = threading.Event()
-    _stop_on_signals(stop)
-    try:
-        run_social(rt, RaisedLog(rt.publisher()), stop, once=args.once)
-    finally:
-        rt.close()
-    return 0
+    return _run_part(args, lambda rt, stop: run_social(rt, RaisedLog(rt.publisher()), stop, once=args.once))
 
 
 def console(args: Namespace) -> int:
