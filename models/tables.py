@@ -171,3 +171,16 @@ class BusCommit(Base):
     group_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     topic: Mapped[str] = mapped_column(String(200), primary_key=True)
     offset: Mapped[int] = mapped_column(Integer)  # last processed offset
+
+
+class CameraStatus(Base):
+    """The health of one camera as the monitor worker watching it last wrote it (monitors.health):
+    lets `watch1022 cameras list` and the console show sick feeds from another process."""
+    __tablename__ = "camera_status"
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    worker: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(32))
+    quality: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    health: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(TS, default=now_city)

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request, Response
 
 from configs.schema import CameraConf
 from models.candidate import Candidate, candidate_id
+from monitors.netpolicy import UrlPolicy
 from monitors.runner import CameraMonitor, MonitorLoop
 from monitors.sources import (SOURCE_KINDS, HttpSnapshotSource, ImageFolderSource, SourceError, VideoFileSource,
                               open_source)
@@ -207,9 +208,9 @@ def test_http_snapshot_unreachable_and_bad_url():
 
 
 def test_registry_and_unknown_kind():
-    assert set(SOURCE_KINDS) >= {"image_folder", "video_file", "http_snapshot"}
-    with pytest.raises(SourceError, match="unknown camera kind 'rtsp'"):
-        open_source(camera_conf("cam-x", kind="rtsp"), ROOT)
+    assert set(SOURCE_KINDS) >= {"image_folder", "video_file", "http_snapshot", "mjpeg", "rtsp"}
+    with pytest.raises(SourceError, match="unknown camera kind 'carrier_pigeon'"):
+        open_source(camera_conf("cam-x", kind="carrier_pigeon"), ROOT)
     src = open_source(camera_conf(CAM_B), ROOT)  # relative paths resolve against the project root
     assert isinstance(src, ImageFolderSource) and src.read().ref == "frame_000.jpg"
 
@@ -334,7 +335,7 @@ def test_broken_cameras_do_not_stop_a_healthy_one(tmp_path, snapshot_server, cap
     ]
     stop = threading.Event()
     loop = MonitorLoop(cams, lambda c: None, stop, evidence_store=tmp_path / "ev", project_root=ROOT,
-                       backoff_base_s=0.05, backoff_max_s=0.2)
+                       backoff_base_s=0.05, backoff_max_s=0.2, jitter=0, url_policy=UrlPolicy(["127.0.0.1"]))
     with caplog.at_level("WARNING", logger="watch1022.monitors"):
         t = loop.start()
         deadline = time.monotonic() + 20
@@ -359,7 +360,7 @@ def test_failing_camera_recovers_and_backoff_resets(tmp_path):
     cam = camera_conf("cam-late", kind="image_folder", url=str(folder), interval_s=0.01, loop=True)
     clock = [0.0]
     loop = MonitorLoop([cam], lambda c: None, threading.Event(), evidence_store=tmp_path / "ev",
-                       backoff_base_s=1.0, backoff_max_s=4.0, clock=lambda: clock[0])
+                       backoff_base_s=1.0, backoff_max_s=4.0, clock=lambda: clock[0], jitter=0, start_spread=0)
     waits = []
     for _ in range(4):
         next_at = loop.run_due()

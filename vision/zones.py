@@ -5,10 +5,20 @@ camera analysed every few seconds rasterises its polygons once.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Iterable, Sequence
 
 import cv2
 import numpy as np
+
+# Rasterised masks, shared by every Zone with the same polygon and frame size (thousands of cameras
+# often share a zone shape), least recently used dropped beyond MASK_CACHE_BYTES in total: a city's
+# worth of cameras must not each keep a full-frame mask per size.
+MASK_CACHE_BYTES = 64 * 1024 * 1024
+_masks: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
+_masks_bytes = 0
+_masks_lock = threading.Lock()
 
 
 class Zone:
@@ -23,7 +33,6 @@ class Zone:
                 raise ValueError(f"zone {name!r}: point ({x}, {y}) is outside 0..1 (relative coordinates)")
         self.name = name
         self.polygon: tuple[tuple[float, float], ...] = tuple(pts)
-        self._masks: dict[tuple[int, int], np.ndarray] = {}
 
     @classmethod
     def from_conf(cls, zone_conf) -> "Zone":
@@ -39,16 +48,25 @@ class Zone:
         return px.astype(np.int32)
 
     def mask(self, h: int, w: int) -> np.ndarray:
-        """uint8 h×w mask, 255 inside the zone. Cached per size; treat the result as read-only."""
-        key = (int(h), int(w))
-        m = self._masks.get(key)
-        if m is None:
-            m = np.zeros(key, dtype=np.uint8)
-            cv2.fillPoly(m, [self.points(h, w)], 255)
-            m.setflags(write=False)
-            if len(self._masks) > 8:  # a camera that changes resolution often: keep the cache small
-                self._masks.clear()
-            self._masks[key] = m
+        """uint8 h×w mask, 255 inside the zone. Cached (shared across zones with the same polygon, LRU);
+        treat the result as read-only."""
+        global _masks_bytes
+        key = (self.polygon, int(h), int(w))
+        with _masks_lock:
+            m = _masks.get(key)
+            if m is not None:
+                _masks.move_to_end(key)
+                return m
+        m = np.zeros((int(h), int(w)), dtype=np.uint8)
+        cv2.fillPoly(m, [self.points(h, w)], 255)
+        m.setflags(write=False)
+        with _masks_lock:
+            if key not in _masks:
+                _masks[key] = m
+                _masks_bytes += m.nbytes
+                while _masks_bytes > MASK_CACHE_BYTES and len(_masks) > 1:
+                    _, old = _masks.popitem(last=False)
+                    _masks_bytes -= old.nbytes
         return m
 
     def area(self, h: int, w: int) -> int:
