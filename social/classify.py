@@ -26,8 +26,8 @@ from typing import Iterable
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from social.normalize import clean, tokenize, typed_without_diacritics
-from social.phrases import Match, Phrase, PhraseSet, parse_phrase
+from social.normalize import analyse
+from social.phrases import Match, Phrase, PhraseIndex, PhraseSet, parse_phrase
 
 __all__ = ["Classification", "Classifier", "Lexicon", "LexiconError", "load_lexicon", "default_classifier",
            "classify", "LEXICON_PATH"]
@@ -155,6 +155,7 @@ class Classification:
 _DATE = re.compile(r"(?<![\w/.])(?:[0-3]?\d)\s*[/-]\s*(?:0?[1-9]|1[0-2])(?![\w/])|(?<!\w)\d{1,2}\s*(?:giờ|h)(?:\s*\d{1,2})?(?!\w)",
                    re.IGNORECASE)
 _NOT_DATE_BEFORE = re.compile(r"(?:đường|duong|hẻm|hem|số|so|kiệt|ngõ)\s*$", re.IGNORECASE)
+_QUESTION_MARK = re.compile(r"\?\s*$|\?\s")
 _PLACE_PREFIX = {"phuong", "xa", "duong", "quan", "hem", "khu", "pho", "huyen", "cau", "cho", "benh", "truong"}
 
 
@@ -163,6 +164,13 @@ class Classifier:
         self.lexicon = lexicon or load_lexicon()
         known = set(categories) if categories is not None else None
         self.categories = [c for c in self.lexicon.categories if known is None or c in known]
+        lx = self.lexicon
+        sets = {"masks": lx.masks, "context": lx.context, "other_places": lx.other_places, "hcmc": lx.hcmc_markers}
+        for code in self.categories:
+            sets[f"cue:{code}"] = lx.cues[code]
+            sets[f"not:{code}"] = lx.nots[code]
+        self._index = PhraseIndex(sets)
+        self._keys = [(code, f"cue:{code}", f"not:{code}") for code in self.categories]
 
     @property
     def version(self) -> str:
@@ -170,19 +178,23 @@ class Classifier:
 
     def classify(self, text: str) -> Classification:
         lx, sc = self.lexicon, self.lexicon.scoring
-        cleaned = clean(text)
-        tokens = tokenize(cleaned, loose=typed_without_diacritics(text))
-        masks = lx.masks.find(tokens)
+        doc = analyse(text)
+        cleaned, folds = doc.cleaned, doc.folds
+        found = self._index.find_all(doc)
+        masks = found["masks"]
 
-        context = [m for m in lx.context.find(tokens, cleaned) if not any(m.overlaps(h) for h in masks)]
+        context = [m for m in found["context"] if not any(m.overlaps(h) for h in masks)]
         questions = [m for m in context if m.phrase.label == "question"]
 
         # 1. category cues (a cue inside a question is asked about, not reported)
         scores: dict[str, float] = {}
         matched: dict[str, list[Match]] = {}
-        for code in self.categories:
-            hidden = masks + questions + lx.nots[code].find(tokens)
-            ms = [m for m in lx.cues[code].find(tokens, cleaned) if not any(m.overlaps(h) for h in hidden)]
+        for code, cue_key, not_key in self._keys:
+            cue_ms = found[cue_key]
+            if not cue_ms:
+                continue
+            hidden = masks + questions + found[not_key]
+            ms = [m for m in cue_ms if not any(m.overlaps(h) for h in hidden)]
             # a cue inside a longer cue of at least its weight ("ngập" in "ngập sâu") adds nothing
             ms = [m for m in ms if not any(o is not m and o.start <= m.start and m.end <= o.end
                                            and (o.end - o.start) > (m.end - m.start) and o.phrase.weight >= m.phrase.weight
@@ -221,18 +233,18 @@ class Classifier:
                 report += sc.date_marker
                 signals.append(f"report:{d.group(0)}")
                 break
-        if re.search(r"\?\s*$|\?\s", cleaned):
+        if "?" in cleaned and _QUESTION_MARK.search(cleaned):
             question = True
         report = min(sc.report_cap, report)
         negative = max(sc.context_floor, negative)
 
         # 3. place: another city?
-        places = [m for m in lx.other_places.find(tokens, cleaned)
+        places = [m for m in found["other_places"]
                   if not any(m.overlaps(h) for h in masks)
-                  and not (m.start > 0 and tokens[m.start - 1].fold in _PLACE_PREFIX)]
+                  and not (m.start > 0 and folds[m.start - 1] in _PLACE_PREFIX)]
         place_adj = 0.0
         if places:
-            in_hcmc = bool(lx.hcmc_markers.find(tokens))
+            in_hcmc = bool(found["hcmc"])
             place_adj = sc.other_place_with_hcmc if in_hcmc else sc.other_place
             signals.append(f"other_place:{places[0].text}" + ("(+hcmc)" if in_hcmc else ""))
         q_adj = sc.question_without_report if (question and category not in strong) else 0.0

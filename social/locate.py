@@ -32,24 +32,28 @@ Precision (the Candidate's exact|street|ward|city):
 from __future__ import annotations
 
 import importlib.util
+from bisect import bisect_left
 import json
 import math
 import sqlite3
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
 
 import yaml
 
-from social.normalize import clean, tokenize, typed_without_diacritics
-from social.phrases import Match, PhraseSet, parse_phrase
+import re
+
+from social.normalize import Doc, analyse, fold
+from social.phrases import Match, PhraseIndex, PhraseSet, parse_phrase
 
 __all__ = ["Place", "Ward", "LegacyWard", "District", "Street", "Gazetteer", "Locator", "locate",
            "default_locator", "load_gazetteer", "CITY_CENTRE", "STREETS_PATH", "GazetteerError"]
 
 CITY_CENTRE = (10.7769, 106.7009)
 STREETS_PATH = Path(__file__).resolve().parent / "streets.yaml"
+LANDMARKS_PATH = Path(__file__).resolve().parent / "landmarks.yaml"
 HCMC = "Thành phố Hồ Chí Minh"
 LEGACY_PROVINCES = (HCMC, "Tỉnh Bình Dương", "Tỉnh Bà Rịa - Vũng Tàu")
 MAX_STREET_KM = {"ward": 3.0, "district": 6.0}
@@ -130,9 +134,13 @@ class Place:
     address: str | None = None
     district: str | None = None  # the old district named in the text ("Quận 1")
     precision: Literal["exact", "street", "ward", "city"] = "city"  # Candidate's precision
-    level: Literal["street", "ward", "district", "city"] = "city"  # what was actually matched
+    # what was actually matched: an intersection of two known streets, a landmark, a street, ...
+    level: Literal["intersection", "landmark", "street", "ward", "district", "city"] = "city"
     ward_legacy: str | None = None  # the old ward named in the text ("Phường 6, Quận Bình Thạnh")
     matched: tuple[str, ...] = ()  # the place names as written in the post
+    landmark: str | None = None  # a landmark from landmarks.yaml ("ngã tư Hàng Xanh")
+    cross_street: str | None = None  # the other street of an intersection
+    other_area: str | None = None  # a district named that is not in HCMC ("huyện Gia Lâm")
 
     def to_location(self) -> dict:
         """The Candidate's location object."""
@@ -183,18 +191,48 @@ def _load_streets(path: Path) -> list[Street]:
     return out
 
 
+@dataclass(frozen=True)
+class Landmark:
+    name: str
+    lat: float
+    lon: float
+    aliases: tuple[str, ...] = ()
+
+
+def _load_landmarks(path: Path) -> list[Landmark]:
+    if not path.exists():
+        return []
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise GazetteerError(f"{path}: cannot read: {e}") from None
+    out = []
+    for i, s in enumerate(raw.get("landmarks") or []):
+        try:
+            out.append(Landmark(str(s["name"]), float(s["lat"]), float(s["lon"]),
+                                tuple(str(a) for a in s.get("aliases") or [])))
+        except (KeyError, TypeError, ValueError) as e:
+            raise GazetteerError(f"{path}: landmarks[{i}]: needs name, lat, lon: {e}") from None
+    return out
+
+
 @dataclass
 class Gazetteer:
     wards: list[Ward]
     legacy_wards: list[LegacyWard]
     districts: list[District]
     streets: list[Street]
+    landmarks: list[Landmark] = field(default_factory=list)
     _ward_phrases: PhraseSet = field(default_factory=PhraseSet, repr=False)
     _ward_index: dict[str, list[Ward | LegacyWard]] = field(default_factory=dict, repr=False)
     _district_phrases: PhraseSet = field(default_factory=PhraseSet, repr=False)
     _district_index: dict[str, list[District]] = field(default_factory=dict, repr=False)
     _street_phrases: PhraseSet = field(default_factory=PhraseSet, repr=False)
     _street_index: dict[str, Street] = field(default_factory=dict, repr=False)
+    _landmark_phrases: PhraseSet = field(default_factory=PhraseSet, repr=False)
+    _landmark_index: dict[str, Landmark] = field(default_factory=dict, repr=False)
+    _street_by_fold: dict[str, Street] = field(default_factory=dict, repr=False)
+    _index: PhraseIndex | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         def add(ps: PhraseSet, index: dict, text: str, item, many: bool = True) -> None:
@@ -219,6 +257,10 @@ class Gazetteer:
         for s in self.streets:
             for text in (s.name, *s.aliases):
                 add(self._street_phrases, self._street_index, text, s, many=False)
+                self._street_by_fold.setdefault(fold(text), s)
+        for lm in self.landmarks:
+            for text in (lm.name, *lm.aliases):
+                add(self._landmark_phrases, self._landmark_index, text, lm, many=False)
 
     # lookups by name (for tests and tools)
     def ward(self, name: str) -> Ward | None:
@@ -289,12 +331,15 @@ def load_gazetteer(data_dir: str | Path | None = None, streets_path: str | Path 
             kind, short = name.split(" ", 1)
             districts[name] = District(name, short, kind, lat, lon, _THU_DUC_CITY, HCMC, frozenset(parts))
     # the bare name "Thủ Đức" is the old district (Quận Thủ Đức); "thành phố Thủ Đức" the 2021–2025 city
-    return Gazetteer(wards, legacy, list(districts.values()), _load_streets(Path(streets_path) if streets_path else STREETS_PATH))
+    return Gazetteer(wards, legacy, list(districts.values()), _load_streets(Path(streets_path) if streets_path else STREETS_PATH),
+                     _load_landmarks(LANDMARKS_PATH))
 
 
 # ---- locating -------------------------------------------------------------------------------------------
-def _longest_first(matches: Iterable[Match], taken: list[Match] = ()) -> list[Match]:
+def _longest_first(matches: list[Match], taken: list[Match] = ()) -> list[Match]:
     """Keep the longest matches that do not overlap each other nor `taken`; in text order."""
+    if len(matches) <= 1 and not taken:
+        return list(matches)
     kept: list[Match] = []
     for m in sorted(matches, key=lambda m: (-(m.char_end - m.char_start), m.start)):
         if not any(m.overlaps(o) for o in kept) and not any(m.overlaps(o) for o in taken):
@@ -303,6 +348,69 @@ def _longest_first(matches: Iterable[Match], taken: list[Match] = ()) -> list[Ma
 
 
 _NUMBER_WORDS = {"hem", "so", "ngo", "kiet", "ngach", "nha"}
+
+# ---- names the gazetteer does not know: "đường Đặng Nguyên Cẩn", "đường số 19", "hẻm 12 Tô Hiệu" ------------
+_WORD_RX = re.compile(r"[^\W_]+(?:[-/][^\W_]+)*|[^\w\s]+")
+_STREET_LEAD = {"duong", "pho", "dai lo", "tuyen duong", "hem", "so", "ngo", "kiet", "hxh", "duong so"}
+# capitalised words that end a name (compared lowercased, as written: "Đặng" is a name, "đang" is not)
+_NAME_STOP = {"phường", "quận", "huyện", "xã", "tỉnh", "khu", "hẻm", "ngã", "tp", "sài", "đoạn",
+              "gần", "tại", "ở", "của", "thuộc", "và", "với", "chợ", "cầu", "sáng", "chiều", "tối", "đêm", "trưa",
+              "hôm", "ngày", "lúc", "bị", "đã", "đang", "vừa", "nước", "cây", "mất", "để", "ống", "dây", "khi", "do",
+              "phuong", "quan", "huyen", "thanh pho", "doan", "tai", "cua", "thuoc", "gan", "luc", "ngay", "bi"}
+_CROSS = re.compile(r"(?<![^\W_])(?:ngã tư|ngã ba|ngã năm|ngã sáu|ngã 4|ngã 3|giao lộ|giao điểm|góc đường|góc|"
+                    r"giao nhau giữa|giao cắt giữa|nút giao|nga tu|nga ba|nga 4|nga 3|giao lo|goc)\s+(?:đường\s+|duong\s+)?",
+                    re.IGNORECASE)
+_CONNECT = re.compile(r"^\s*(?:[-–—/&x×,]|và|va|với|voi|giao với|giao|cắt)\s*(?:đường\s+|duong\s+)?$", re.IGNORECASE)
+_CONNECT_NEXT = re.compile(r"\s*(?:[-–—/&x×,]|và|va|với|voi)\s*(?:đường\s+|duong\s+)?", re.IGNORECASE)
+_OLD_NUM_WARD = re.compile(r"(?<![^\W_])(?:phường|phuong)\s+(\d{1,2})(?!\d)", re.IGNORECASE)
+_OTHER_AREA = re.compile(r"(?<![^\W_])(quận|huyện|thị xã|tỉnh|thành phố)\s+((?:[A-ZĐÀ-Ỹ][^\W\d_]*)(?:\s+[A-ZĐÀ-Ỹ][^\W\d_]*){0,3})")
+
+
+def _is_name_word(w: str) -> bool:
+    return w[:1].isupper() and w[:1].isalpha() and w.lower() not in _NAME_STOP
+
+
+def _name_after(text: str, pos: int, allow_number_first: bool) -> tuple[int, int, str] | None:
+    """A street name written at `pos`: capitalised words, optionally a trailing number ("Hoàng Diệu 2"), or a
+    bare number ("đường 19"). (start, end, name) or None."""
+    words: list[tuple[int, int, str]] = []
+    for m in _WORD_RX.finditer(text, pos):
+        if m.start() != pos and text[pos:m.start()].strip():
+            break
+        w = m.group(0)
+        if _is_name_word(w):
+            words.append((m.start(), m.end(), w))
+        elif w.isdigit() and (words or allow_number_first) and len(w) <= 3:
+            words.append((m.start(), m.end(), w))
+            break
+        else:
+            break
+        if len(words) >= 5:
+            break
+        pos = m.end()
+    if not words or (len(words) == 1 and words[0][2].isdigit() and not allow_number_first):
+        return None
+    return words[0][0], words[-1][1], " ".join(w for _, _, w in words)
+
+
+_STREET_AFTER = re.compile(r"(?<![^\W_])(?:(đường|phố|đại lộ|tuyến đường)(\s+số)?|(?:hẻm|số|kiệt|ngõ)\s+\d+[\w/]*)\s+",
+                           re.IGNORECASE)
+
+
+def _generic_streets(text: str) -> list[tuple[int, int, str]]:
+    """Street names after "đường/phố/đại lộ" or after a house/alley number, that the gazetteer may not know."""
+    out = []
+    for m in _STREET_AFTER.finditer(text):
+        lead = (m.group(1) or "").lower()
+        got = _name_after(text, m.end(), allow_number_first=bool(lead) and lead != "phố")
+        if got:
+            a, b, name = got
+            if name.isdigit():
+                name = f"Đường {'số ' if m.group(2) else ''}{name}"
+            elif lead == "đại lộ":
+                name = f"Đại lộ {name}"
+            out.append((a, b, name))
+    return out
 
 
 class Locator:
@@ -317,11 +425,16 @@ class Locator:
 
     def locate(self, text: str) -> Place:
         g = self.gazetteer
-        cleaned = clean(text)
-        toks = tokenize(cleaned, loose=typed_without_diacritics(text))
-        ward_ms = _longest_first(g._ward_phrases.find(toks, cleaned))
-        dist_ms = _longest_first(g._district_phrases.find(toks, cleaned), ward_ms)
-        street_ms = _longest_first(g._street_phrases.find(toks, cleaned), ward_ms + dist_ms)
+        doc = analyse(text)
+        cleaned = doc.cleaned
+        if g._index is None:
+            g._index = PhraseIndex({"ward": g._ward_phrases, "district": g._district_phrases,
+                                    "landmark": g._landmark_phrases, "street": g._street_phrases})
+        found = g._index.find_all(doc)
+        ward_ms = _longest_first(found["ward"])
+        dist_ms = _longest_first(found["district"], ward_ms)
+        land_ms = _longest_first(found["landmark"])
+        street_ms = _longest_first(found["street"], ward_ms + dist_ms)
 
         district = g._district_index[dist_ms[0].phrase.label][0] if dist_ms else None
         ward: Ward | None = None
@@ -332,6 +445,13 @@ class Locator:
             if ward or legacy:
                 ward_text = m.text
                 break
+        legacy_name = f"{legacy.name}, {legacy.district}" if legacy else None
+        if not (ward or legacy) and district is not None:
+            # an old numbered ward that the data no longer lists (merged before July 2025): keep its name
+            m = _OLD_NUM_WARD.search(cleaned)
+            if m:
+                legacy_name = f"Phường {int(m.group(1))}, {district.name}"
+                ward_text = m.group(0)
 
         matched = [t for t in (ward_text, dist_ms[0].text if dist_ms else None) if t]
         ref: tuple[float, float] | None = None
@@ -344,14 +464,41 @@ class Locator:
         elif district:
             ref, level = (district.lat, district.lon), "district"
 
+        # streets: the gazetteer's, then names it does not know (kept as names, placed by ward/district)
+        mentions: list[tuple[int, int, str, Street | None]] = [
+            (m.char_start, m.char_end, g._street_index[m.phrase.label].name, g._street_index[m.phrase.label])
+            for m in street_ms]
+        for a, b, name in _generic_streets(cleaned):
+            if not any(a < e and s < b for s, e, _, _ in mentions) and \
+                    not any(a < m.char_end and m.char_start < b for m in ward_ms + dist_ms + land_ms):
+                known = g._street_by_fold.get(fold(name))
+                mentions.append((a, b, known.name if known else name, known))
+        mentions.sort()
+
         street: Street | None = None
+        street_name = None
         street_addr = None
         pos = ref
-        if street_ms:
-            m = street_ms[0]
-            street = g._street_index[m.phrase.label]
-            matched.insert(0, m.text)
-            street_addr = self._street_address(toks, cleaned, m, street)
+        precision_override = None
+        cross = self._intersection(cleaned, mentions)
+        if cross is not None:
+            (a_name, a_st), (b_name, b_st), text_span = cross
+            matched.insert(0, text_span)
+            street, street_name = a_st, a_name
+            street_addr = f"giao lộ {a_name} – {b_name}"
+            if a_st is not None and b_st is not None:
+                pa, pb = min(((p, q) for p in a_st.points for q in b_st.points), key=lambda pq: _km(*pq))
+                if _km(pa, pb) <= 2.0 and (ref is None or _km(pa, ref) <= MAX_STREET_KM[level]):
+                    pos, level, precision_override = ((pa[0] + pb[0]) / 2, (pa[1] + pb[1]) / 2), "intersection", "exact"
+            cross_name = b_name
+        else:
+            cross_name = None
+        if street_name is None and mentions:
+            first_known = next((mm for mm in mentions if mm[3] is not None), None)
+            a, b, street_name, street = first_known or mentions[0]
+            matched.insert(0, cleaned[a:b])
+            street_addr = self._street_address(doc, a, street_name, street)
+        if level != "intersection" and street is not None:
             if ref is None:
                 pos, level = street.points[0], "street"
             else:
@@ -359,15 +506,56 @@ class Locator:
                 if _km(nearest, ref) <= MAX_STREET_KM[level]:
                     pos, level = nearest, "street"
 
+        landmark = None
+        if land_ms and level != "intersection":
+            lm = g._landmark_index[land_ms[0].phrase.label]
+            if ref is None or _km((lm.lat, lm.lon), ref) <= MAX_STREET_KM.get(level, 6.0):
+                landmark = lm
+                pos, level = (lm.lat, lm.lon), "landmark"
+                matched.append(land_ms[0].text)
+
+        other_area = None
+        if district is None:
+            for m in _OTHER_AREA.finditer(cleaned):
+                if fold(m.group(2)) not in ("ho chi minh",):
+                    other_area = f"{m.group(1)} {m.group(2)}"
+                    break
+
         if pos is None:
             pos = CITY_CENTRE
-        precision = {"street": "street", "ward": "ward", "district": "ward", "city": "city"}[level]
-        legacy_name = f"{legacy.name}, {legacy.district}" if legacy else None
-        address = self._address(street_addr, ward, legacy_name, district)
+        precision = precision_override or {"landmark": "street", "street": "street", "ward": "ward",
+                                           "district": "ward", "city": "city"}[level]
+        address = self._address(street_addr or (landmark.name if landmark else None), ward, legacy_name, district)
         return Place(lat=round(pos[0], 6), lon=round(pos[1], 6), ward=ward.name if ward else None,
-                     street=street.name if street else None, address=address,
+                     street=street_name, address=address,
                      district=district.name if district else None, precision=precision, level=level,
-                     ward_legacy=legacy_name, matched=tuple(matched))
+                     ward_legacy=legacy_name, matched=tuple(matched), landmark=landmark.name if landmark else None,
+                     cross_street=cross_name, other_area=other_area)
+
+    @staticmethod
+    def _intersection(cleaned: str, mentions):
+        """"ngã tư A – B", "giao lộ A và B", "góc A/B", "giao nhau giữa đường A và đường B"."""
+        for m in _CROSS.finditer(cleaned):
+            first = next((mm for mm in mentions if mm[0] == m.end()), None)
+            if first is None:
+                got = _name_after(cleaned, m.end(), allow_number_first=False)
+                if got is None:
+                    continue
+                first = (got[0], got[1], got[2], None)
+            second = None
+            for mm in mentions:
+                if mm[0] >= first[1] and _CONNECT.match(cleaned[first[1]:mm[0]]):
+                    second = mm
+                    break
+            if second is None:
+                c = _CONNECT_NEXT.match(cleaned, first[1])
+                if c:
+                    got = _name_after(cleaned, c.end(), allow_number_first=False)
+                    if got:
+                        second = (got[0], got[1], got[2], None)
+            if second is not None:
+                return (first[2], first[3]), (second[2], second[3]), cleaned[m.start():second[1]]
+        return None
 
     @staticmethod
     def _resolve_ward(cands: list[Ward | LegacyWard], district: District | None) -> tuple[Ward | None, LegacyWard | None]:
@@ -385,17 +573,18 @@ class Locator:
         return None, None  # an old ward name used in several old districts, and no district to tell
 
     @staticmethod
-    def _street_address(toks, cleaned: str, m: Match, street: Street) -> str:
+    def _street_address(doc: Doc, char_start: int, name: str, street: Street | None) -> str:
         """"19 Võ Văn Tần", "hẻm 34 Phan Đăng Lưu", "đường Nguyễn Hữu Cảnh"."""
-        i = m.start
-        if i > 0 and not toks[i - 1].brk and toks[i - 1].text[:1].isdigit():
+        folds, starts = doc.folds, doc.starts
+        i = bisect_left(starts, char_start)  # the first token at or after the name
+        if 0 < i < len(starts) and folds[i - 1] is not None and doc.texts[i - 1][:1].isdigit():
             start = i - 1
-            if start > 0 and toks[start - 1].fold in _NUMBER_WORDS:
+            if start > 0 and folds[start - 1] in _NUMBER_WORDS:
                 start -= 1
-            return f"{cleaned[toks[start].start:toks[i - 1].end]} {street.name}"
-        if street.name.lower().startswith(("quốc lộ", "tỉnh lộ")):
-            return street.name
-        return f"đường {street.name}"
+            return f"{doc.cleaned[starts[start]:doc.ends[i - 1]]} {name}"
+        if name.lower().startswith(("quốc lộ", "tỉnh lộ", "đường", "đại lộ")):
+            return name
+        return f"đường {name}"
 
     @staticmethod
     def _address(street_addr: str | None, ward: Ward | None, legacy_name: str | None, district: District | None) -> str:

@@ -29,19 +29,24 @@ from functools import lru_cache
 __all__ = [
     "nfc", "fold", "has_diacritics", "expand_abbreviations", "strip_urls", "clean",
     "Token", "tokenize", "token_matches", "mark_signature", "typed_without_diacritics",
-    "author_hash", "is_retweet", "text_fingerprint",
+    "author_hash", "is_retweet", "text_fingerprint", "Doc", "analyse", "doc_of_tokens",
 ]
 
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_NEWLINE = re.compile(r" *\n *")
 
 
 def nfc(text: str) -> str:
     """NFC-normalise, drop zero-width/format characters, collapse runs of spaces (keeps newlines)."""
     text = unicodedata.normalize("NFC", text)
-    text = _INVISIBLE.sub("", text)
-    text = _SPACES.sub(" ", text)
-    text = re.sub(r" *\n *", "\n", text)
+    if not text.isascii():  # the invisible characters and the odd spaces are all outside ASCII
+        text = _INVISIBLE.sub("", text)
+        text = _SPACES.sub(" ", text)
+    elif "  " in text or "\t" in text:
+        text = _SPACES.sub(" ", text)
+    if "\n" in text:
+        text = _NEWLINE.sub("\n", text)
     return text.strip()
 
 
@@ -53,9 +58,28 @@ def _fold_char(ch: str) -> str:
     return base.lower()
 
 
+def _fold_table() -> dict[int, str | None]:
+    table: dict[int, str | None] = {}
+    for cp in list(range(0xC0, 0x250)) + list(range(0x1E00, 0x1F00)):
+        ch = chr(cp)
+        f = _fold_char(ch)
+        if f != ch:
+            table[cp] = f
+    for cp in range(0x300, 0x370):  # stray combining marks
+        table[cp] = None
+    for ch in "ABCDEFGHIJKLMNOPQRSTUVWXYZ":
+        table[ord(ch)] = ch.lower()
+    return table
+
+
+_FOLD = _fold_table()
+
+
 def fold(text: str) -> str:
     """Lowercase, without diacritics, đ → d: "Đường Nguyễn Hữu Cảnh NGẬP" → "duong nguyen huu canh ngap"."""
-    return "".join(_fold_char(c) for c in unicodedata.normalize("NFC", text))
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
+    return text.translate(_FOLD).lower()
 
 
 @lru_cache(maxsize=65536)
@@ -81,6 +105,8 @@ _HASHTAG = re.compile(r"#([^\W_][\w]*)")
 
 
 def strip_urls(text: str) -> str:
+    if "/" not in text and "www." not in text.lower():  # every URL pattern needs one of them
+        return text
     return _URL.sub(" ", text)
 
 
@@ -130,7 +156,18 @@ _ABBREVIATIONS: list[tuple[str, str]] = [
     (rf"{_B0}vs{_B1}", "với"),
     (rf"{_B0}r{_B1}(?!\s*\d)", "rồi"),
 ]
-_ABBR_COMPILED = [(re.compile(p, re.IGNORECASE), r) for p, r in _ABBREVIATIONS]
+# What each pattern above needs in the lowercased text (every group: one of its strings), so that most
+# patterns are skipped without a regex scan. A pattern matches only text that has all it needs.
+_ABBR_NEEDS: list[tuple[tuple[str, ...], ...]] = [
+    (("hcm", "minh"),), (("hcm", "sg"),), (("tp",),), (("tx",),),
+    (("q",),), (("q",), (".",)), (("p",),), (("p",), (".",)), (("h",), (".",)), (("x",), (".",)), (("kp",),),
+    (("đ",), (".",)), (("ql",),), (("tl",),),
+    (("ko", "kh", "hok", "hong", "k0"),), (("k",),), (("dc", "đc", "dk", "đk"),), (("ng",), (".",)), (("ng",),),
+    (("mn",),), (("nc",),), (("vs",),), (("r",),),
+]
+assert len(_ABBR_NEEDS) == len(_ABBREVIATIONS)
+# re.IGNORECASE also lets "ı" match "i" and "ſ" match "s" ("K" and "İ" lowercase to k and i already)
+_RE_CASE = str.maketrans({"ı": "i", "ſ": "s"})
 
 
 def _replace(repl: str):
@@ -148,14 +185,27 @@ def _replace(repl: str):
     return sub
 
 
+_ABBR_COMPILED = [(re.compile(p, re.IGNORECASE), _replace(r), needs) for (p, r), needs in zip(_ABBREVIATIONS, _ABBR_NEEDS)]
+
+
 def expand_abbreviations(text: str) -> str:
     """Expand the abbreviations people type ("q1", "p.", "đ.", "tphcm", "sg", "ko", ...).
 
     Works on text with or without diacritics; the expansion is written with diacritics.
     "dk"/"đc" (được) and "k" are expanded only as stand-alone words: "50k" and "50 k" stay.
     """
-    for rx, repl in _ABBR_COMPILED:
-        text = rx.sub(_replace(repl), text)
+    low = text.lower().translate(_RE_CASE)
+    for rx, sub, needs in _ABBR_COMPILED:
+        for group in needs:
+            for n in group:
+                if n in low:
+                    break
+            else:
+                break  # a group with none of its strings: the pattern cannot match
+        else:
+            new = rx.sub(sub, text)
+            if new != text:
+                text, low = new, new.lower().translate(_RE_CASE)
     return text
 
 
@@ -163,12 +213,16 @@ def clean(text: str) -> str:
     """Normalise a post for matching: NFC, entities, URLs/mentions removed, hashtags to words,
     abbreviations expanded, whitespace collapsed. Keeps case and diacritics."""
     text = nfc(html.unescape(text or ""))
+    first = text
     text = strip_urls(text)
-    text = _RT_PREFIX.sub("", text)
-    text = _MENTION.sub(" ", text)
-    text = _HASHTAG.sub(_hashtag_words, text)
+    if text.lstrip()[:2].lower() == "rt":
+        text = _RT_PREFIX.sub("", text)
+    if "@" in text:
+        text = _MENTION.sub(" ", text)
+    if "#" in text:
+        text = _HASHTAG.sub(_hashtag_words, text)
     text = expand_abbreviations(text)
-    return nfc(text)
+    return text if text is first or text == first else nfc(text)
 
 
 # ---- tokens -------------------------------------------------------------------------------------------
@@ -182,13 +236,29 @@ _WORD = re.compile(r"[^\W\d_]+")
 LOOSE_BELOW = 0.35
 
 
+# Each distinct word is analysed once (the vocabulary of posts is small); a cache is dropped when it grows
+# past _WORD_CACHE_MAX entries, so a long run cannot grow it without bound.
+_WORD_CACHE_MAX = 200_000
+_marked_cache: dict[str, bool] = {}  # word → written with diacritics
+
+
 def typed_without_diacritics(text: str) -> bool:
     """Was this text typed without diacritics ("cay do o duong Le Loi")? Judge it on the raw text,
     before abbreviation expansion adds diacritics of its own."""
-    words = _WORD.findall(_MENTION.sub(" ", strip_urls(unicodedata.normalize("NFC", text or ""))))
+    text = strip_urls(unicodedata.normalize("NFC", text or ""))
+    if "@" in text:
+        text = _MENTION.sub(" ", text)
+    words = _WORD.findall(text)
     if not words:
         return True
-    marked = sum(1 for w in words if fold(w) != w.lower())
+    marked = 0
+    for w in words:
+        m = _marked_cache.get(w)
+        if m is None:
+            if len(_marked_cache) >= _WORD_CACHE_MAX:
+                _marked_cache.clear()
+            m = _marked_cache[w] = fold(w) != w.lower()
+        marked += m
     return marked / len(words) < LOOSE_BELOW
 
 
@@ -203,27 +273,82 @@ class Token:
     loose: bool = False  # written without diacritics in a text typed without them: matches any marks
 
 
+_word_cache: dict[str, tuple[str, str, str]] = {}
+
+
+def _word(s: str) -> tuple[str, str, str]:
+    """(lowercased, folded, mark signature) of a token; (itself, None, "") for a break."""
+    got = _word_cache.get(s)
+    if got is None:
+        if len(_word_cache) >= _WORD_CACHE_MAX:
+            _word_cache.clear()
+        if s[0] in _BREAK_CHARS:
+            got = (s, None, "")
+        else:
+            low = s.lower()
+            got = (low, fold(low), mark_signature(low))
+        _word_cache[s] = got
+    return got
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    """A post analysed once for the classifier and the locator: the cleaned text and its tokens, as parallel
+    tuples (the phrase matcher reads them without building an object per token)."""
+    cleaned: str
+    loose: bool  # typed without diacritics
+    texts: tuple[str, ...]  # each token as written, lowercased
+    folds: tuple[str | None, ...]  # folded form; None for a break token
+    marks: tuple[str, ...]  # mark signature
+    lax: tuple[bool, ...]  # Token.loose: matches any marks
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+    @property
+    def tokens(self) -> tuple[Token, ...]:
+        return tuple(Token(t, t if f is None else f, m, a, b, f is None, x)
+                     for t, f, m, x, a, b in zip(self.texts, self.folds, self.marks, self.lax, self.starts, self.ends))
+
+
+def _scan(text: str, loose: bool) -> Doc:
+    words = []
+    append = words.append
+    for m in _TOKEN.finditer(text):
+        s = m.group()
+        low, f, mk = _word(s)  # a break token gives (itself, None, "")
+        append((low, f, mk, loose and f is not None and not mk, *m.span()))
+    if not words:
+        return Doc(text, loose, (), (), (), (), (), ())
+    return Doc(text, loose, *zip(*words))
+
+
+def doc_of_tokens(tokens, cleaned: str = "") -> Doc:
+    """A Doc from Token objects (for callers that tokenised themselves)."""
+    tokens = list(tokens)
+    return Doc(cleaned, any(t.loose for t in tokens), tuple(t.text for t in tokens),
+               tuple(None if t.brk else t.fold for t in tokens), tuple(t.marks for t in tokens),
+               tuple(t.loose for t in tokens), tuple(t.start for t in tokens), tuple(t.end for t in tokens))
+
+
 def tokenize(text: str, loose: bool | None = None) -> list[Token]:
     """Tokens of `text`. `loose`: whether the text was typed without diacritics (default: judged on
     `text`; pass the judgement on the raw post when `text` is the cleaned, expanded form)."""
     if loose is None:
         loose = typed_without_diacritics(text)
-    out: list[Token] = []
-    for m in _TOKEN.finditer(text):
-        s = m.group(0)
-        if s[0] in _BREAK_CHARS:
-            out.append(Token(s, s, "", m.start(), m.end(), True))
-        else:
-            low = s.lower()
-            marks = mark_signature(low)
-            out.append(Token(low, fold(low), marks, m.start(), m.end(), False, loose and not marks))
-    return out
+    return list(_scan(text, loose).tokens)
 
 
 def token_matches(tok: Token, word_fold: str, word_marks: str) -> bool:
     """Does a text token match a lexicon word? Folded forms are equal and the diacritics agree (wherever
     the tone mark sits) — unless the text was typed without diacritics and this word has none."""
     return (not tok.brk) and tok.fold == word_fold and (tok.loose or tok.marks == word_marks)
+
+
+@lru_cache(maxsize=8192)
+def analyse(text: str) -> Doc:
+    """clean + tokenize, judged for diacritics on the raw text; cached (the classifier, the locator and the
+    de-duplication all look at the same post)."""
+    return _scan(clean(text), typed_without_diacritics(text))
 
 
 # ---- authors, retweets, re-posts --------------------------------------------------------------------
@@ -247,5 +372,5 @@ def is_retweet(text: str | None) -> bool:
 
 def text_fingerprint(text: str) -> str:
     """A key for exact re-posts: the cleaned, folded text with punctuation and spacing ignored."""
-    words = [t.fold for t in tokenize(clean(text)) if not t.brk]
+    words = [f for f in analyse(text).folds if f is not None]
     return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()

@@ -4,16 +4,17 @@ A phrase is a sequence of *slots*; a slot is a set of alternative words ("mất|
 ("~3": up to three other words). Words compare with :func:`social.normalize.token_matches`:
 diacritics-insensitive for text typed without diacritics, diacritics-aware otherwise.
 Tokenise with the right `loose` judgement (see social.normalize.tokenize). Matches never
-cross a sentence break token.
+cross a sentence break token. A phrase matches at a token as early as it can: each gap takes as few
+words as it needs (the first success of a depth-first search that tries small gaps first).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from social.normalize import Token, fold, mark_signature
+from social.normalize import Doc, Token, doc_of_tokens, fold, mark_signature
 
-__all__ = ["Phrase", "Match", "PhraseSet", "parse_phrase", "spans_overlap"]
+__all__ = ["Phrase", "Match", "PhraseSet", "PhraseIndex", "parse_phrase", "spans_overlap"]
 
 _MAX_GAP = 8
 
@@ -21,14 +22,6 @@ _MAX_GAP = 8
 @dataclass(frozen=True)
 class _Word:
     alternatives: tuple[tuple[str, str], ...]  # (folded, marks)
-
-    def matches(self, tok: Token) -> bool:
-        if tok.brk:
-            return False
-        for f, m in self.alternatives:
-            if tok.fold == f and (tok.loose or tok.marks == m):
-                return True
-        return False
 
 
 @dataclass(frozen=True)
@@ -43,24 +36,20 @@ class Phrase:
     weight: float = 1.0
     label: str = ""  # what the phrase stands for (a category, a context kind, a place ...)
 
-    @property
-    def first_folds(self) -> tuple[str, ...]:
-        first = self.slots[0]
-        assert isinstance(first, _Word)
-        return tuple(f for f, _ in first.alternatives)
 
-
-@dataclass(frozen=True)
 class Match:
-    phrase: Phrase
-    start: int  # token index of the first word
-    end: int  # token index after the last word
-    char_start: int
-    char_end: int
-    text: str  # the matched text as written in the post
+    """One occurrence of a phrase: token span [start, end), character span, and the text as written."""
+    __slots__ = ("phrase", "start", "end", "char_start", "char_end", "text")
+
+    def __init__(self, phrase: Phrase, start: int, end: int, char_start: int, char_end: int, text: str):
+        self.phrase, self.start, self.end = phrase, start, end
+        self.char_start, self.char_end, self.text = char_start, char_end, text
 
     def overlaps(self, other: "Match") -> bool:
-        return spans_overlap((self.start, self.end), (other.start, other.end))
+        return self.start < other.end and other.start < self.end
+
+    def __repr__(self) -> str:
+        return f"Match({self.phrase.text!r}, {self.start}, {self.end}, {self.text!r})"
 
 
 def spans_overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
@@ -89,57 +78,123 @@ def parse_phrase(text: str, weight: float = 1.0, label: str = "") -> Phrase:
     return Phrase(text=text, slots=tuple(slots), weight=weight, label=label)
 
 
-def _match_at(slots: Sequence[_Word | _Gap], tokens: Sequence[Token], i: int) -> int | None:
-    """Match slots starting exactly at token i; return the end index (exclusive) of the shortest match."""
-    if not slots:
-        return i
-    slot = slots[0]
-    if isinstance(slot, _Gap):
-        for skip in range(slot.max_words + 1):
-            j = i + skip
-            if j > len(tokens):
-                break
-            if skip and tokens[j - 1].brk:
-                break
-            end = _match_at(slots[1:], tokens, j)
-            if end is not None:
-                return end
-        return None
-    if i < len(tokens) and slot.matches(tokens[i]):
-        return _match_at(slots[1:], tokens, i + 1)
-    return None
-
-
 @dataclass
 class PhraseSet:
-    """Many phrases, indexed by the folded forms of their first word."""
+    """A list of phrases (one section of the lexicon or of a gazetteer)."""
     phrases: list[Phrase] = field(default_factory=list)
-    _index: dict[str, list[Phrase]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, items: Iterable[Phrase]) -> "PhraseSet":
-        ps = cls()
-        for p in items:
-            ps.add(p)
-        return ps
+        return cls(list(items))
 
     def add(self, phrase: Phrase) -> None:
         self.phrases.append(phrase)
-        for f in set(phrase.first_folds):
-            self._index.setdefault(f, []).append(phrase)
 
     def __len__(self) -> int:
         return len(self.phrases)
 
-    def find(self, tokens: Sequence[Token], source: str = "") -> list[Match]:
+    def find(self, tokens: Sequence[Token] | Doc, source: str = "") -> list[Match]:
         """All matches, in text order (several per phrase if it occurs several times)."""
-        out: list[Match] = []
-        for i, tok in enumerate(tokens):
-            if tok.brk:
+        return PhraseIndex({"": self}).find_all(tokens, source)[""]
+
+
+class _Node:
+    """A trie node: phrases sharing their first slots share nodes. `words`: folded word → [(marks accepted,
+    child)]; `gaps`: [(max words, child)]; `ends`: (order, set name, phrase) of the phrases complete here."""
+    __slots__ = ("words", "gaps", "ends", "_by_slot")
+
+    def __init__(self):
+        self.words: dict[str, list[tuple[frozenset[str], _Node]]] = {}
+        self.gaps: list[tuple[int, _Node]] = []
+        self.ends: list[tuple[int, str, Phrase]] = []
+        self._by_slot: dict[_Word | _Gap, _Node] = {}
+
+    def child(self, slot: _Word | _Gap) -> "_Node":
+        node = self._by_slot.get(slot)
+        if node is None:
+            node = self._by_slot[slot] = _Node()
+            if isinstance(slot, _Gap):
+                self.gaps.append((slot.max_words, node))
+            else:
+                marks: dict[str, set[str]] = {}
+                for f, m in slot.alternatives:
+                    marks.setdefault(f, set()).add(m)
+                for f, ms in marks.items():
+                    self.words.setdefault(f, []).append((frozenset(ms), node))
+        return node
+
+
+class _Found(dict):
+    """find_all's answer: a set without matches is not stored and reads as an empty list."""
+    def __missing__(self, name: str) -> list[Match]:
+        return []
+
+
+class PhraseIndex:
+    """Several named PhraseSets matched in one pass over a post (the hot path of classify and locate):
+    ``find_all(doc) → {set name: [Match, ...]}``, each list in text order and, at one token, in the order
+    the phrases were given. The phrases form one trie, so a token costs one dict lookup, and phrases with a
+    common beginning are walked together."""
+
+    def __init__(self, sets: dict[str, PhraseSet]):
+        self.names = list(sets)
+        self._root = _Node()
+        seen: set[int] = set()
+        order = 0
+        for name, ps in sets.items():
+            for p in ps.phrases:
+                if id(p) in seen:  # the same phrase in two sets counts for the first
+                    continue
+                seen.add(id(p))
+                node = self._root
+                for slot in p.slots:
+                    node = node.child(slot)
+                node.ends.append((order, name, p))
+                order += 1
+
+    def find_all(self, doc: Doc | Sequence[Token], source: str = "") -> dict[str, list[Match]]:
+        if not isinstance(doc, Doc):
+            doc = doc_of_tokens(doc, source)
+        out = _Found()
+        folds, marks, lax, starts, ends = doc.folds, doc.marks, doc.lax, doc.starts, doc.ends
+        n = len(folds)
+        text = doc.cleaned
+        root_words = self._root.words
+        found: dict[int, tuple[int, str, Phrase, int]] = {}
+
+        def walk(node: _Node, j: int) -> None:
+            for entry in node.ends:
+                if entry[0] not in found:  # first success in depth-first order = the phrase's match
+                    found[entry[0]] = (*entry, j)
+            if j < n and node.words:
+                f = folds[j]  # None for a break
+                if f is not None:
+                    for ms, child in node.words.get(f, ()):
+                        if lax[j] or marks[j] in ms:
+                            walk(child, j + 1)
+            for max_words, child in node.gaps:
+                for skip in range(max_words + 1):
+                    k = j + skip
+                    if k > n or (skip and folds[k - 1] is None):
+                        break
+                    walk(child, k)
+
+        for i in range(n):
+            f = folds[i]
+            cands = root_words.get(f) if f is not None else None
+            if not cands:
                 continue
-            for phrase in self._index.get(tok.fold, ()):
-                end = _match_at(phrase.slots, tokens, i)
-                if end is not None:
-                    cs, ce = tokens[i].start, tokens[end - 1].end
-                    out.append(Match(phrase, i, end, cs, ce, source[cs:ce] if source else ""))
+            for ms, child in cands:
+                if lax[i] or marks[i] in ms:
+                    walk(child, i + 1)
+            if found:
+                cs = starts[i]
+                for _, (_, name, phrase, end) in sorted(found.items()):
+                    ce = ends[end - 1]
+                    m = Match(phrase, i, end, cs, ce, text[cs:ce])
+                    if name in out:
+                        out[name].append(m)
+                    else:
+                        out[name] = [m]
+                found.clear()
         return out

@@ -17,12 +17,28 @@ from typing import Any, Callable, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-__all__ = ["Post", "Rejected", "PostSource", "JsonlFileSource", "SourceError", "SOURCE_KINDS", "build_source",
-           "FetchResult"]
+__all__ = ["Post", "Rejected", "PostSource", "JsonlFileSource", "SourceError", "SourceAuthError", "SourceDelayed",
+           "SOURCE_KINDS", "build_source", "register_source", "FetchResult"]
 
 
 class SourceError(RuntimeError):
-    """The source as a whole cannot be read (missing file, bad configuration)."""
+    """The source as a whole cannot be read (missing file, bad configuration, peer down)."""
+
+
+class SourceAuthError(SourceError):
+    """The peer refused our credentials (HTTP 401/403, no token configured). Retrying soon will not help:
+    the runner reports the source as ``auth_error`` and retries only at a long interval."""
+
+
+class SourceDelayed(SourceError):
+    """The peer asked us to wait (HTTP 429). ``retry_at`` is a Unix time; only this source waits.
+    ``cursor`` is where to continue (pages already read are returned through ``items``)."""
+
+    def __init__(self, message: str, retry_at: float, items: list | None = None, cursor: str | None = None):
+        super().__init__(message)
+        self.retry_at = float(retry_at)
+        self.items = items or []
+        self.cursor = cursor
 
 
 class Post(BaseModel):
@@ -75,6 +91,11 @@ class PostSource(ABC):
     def fetch(self, cursor: str | None = None) -> FetchResult:
         """Posts after `cursor`, and the cursor to pass next time."""
 
+    @classmethod
+    def from_conf(cls, conf: Any, resolve: Callable[[str], Path]) -> "PostSource":
+        """Build from a configs.schema.SocialSourceConf (each kind reads the keys it needs)."""
+        raise NotImplementedError
+
 
 def _reason(e: ValidationError) -> str:
     parts = []
@@ -99,6 +120,12 @@ class JsonlFileSource(PostSource):
         self.name = name or self.path.stem
         self.platform = platform  # for records that do not say which platform they come from
         self.max_lines = max_lines
+
+    @classmethod
+    def from_conf(cls, conf: Any, resolve: Callable[[str], Path]) -> "JsonlFileSource":
+        if not conf.path:
+            raise SourceError(f"social source {conf.name!r}: kind jsonl needs a path")
+        return cls(resolve(conf.path), name=conf.name, platform=conf.platform or "import")
 
     def fetch(self, cursor: str | None = None) -> FetchResult:
         try:
@@ -149,20 +176,33 @@ class JsonlFileSource(PostSource):
             return Rejected(line_no, raw, _reason(e))
 
 
-# kind (configs/social.yaml sources[].kind) → factory(conf, resolve_path)
+# kind (configs/social.yaml sources[].kind) → PostSource subclass with a `from_conf(conf, resolve)`.
+# Kinds living in their own module (x, rss) register themselves when imported; build_source imports them.
 SOURCE_KINDS: dict[str, type[PostSource]] = {
     "jsonl": JsonlFileSource,
 }
+_KIND_MODULES = {"x": "social.x", "rss": "social.rss"}
+
+
+def register_source(kind: str):
+    def deco(cls: type[PostSource]) -> type[PostSource]:
+        SOURCE_KINDS[kind] = cls
+        return cls
+    return deco
+
+
+def _load_kinds() -> None:
+    import importlib
+    for kind, module in _KIND_MODULES.items():
+        if kind not in SOURCE_KINDS:
+            importlib.import_module(module)
 
 
 def build_source(conf: Any, resolve: Callable[[str], Path] = Path) -> PostSource:
     """Build a source from a configs.schema.SocialSourceConf; `resolve` turns config paths into paths."""
+    _load_kinds()
     kind = SOURCE_KINDS.get(conf.kind)
     if kind is None:
         raise SourceError(f"social source {conf.name!r}: unknown kind {conf.kind!r} "
                           f"(known: {', '.join(sorted(SOURCE_KINDS))})")
-    if kind is JsonlFileSource:
-        if not conf.path:
-            raise SourceError(f"social source {conf.name!r}: kind jsonl needs a path")
-        return JsonlFileSource(resolve(conf.path), name=conf.name)
-    return kind(conf)  # future kinds take their configuration
+    return kind.from_conf(conf, resolve)
