@@ -2,6 +2,7 @@
 candidates into the reference core over HTTP (counted in the core's own database), serves the console,
 and a replay of the same samples creates no case twice."""
 import json
+import os
 import subprocess
 import sys
 import time
@@ -24,10 +25,14 @@ def core_cases(var: Path) -> list[dict]:
              "description": r[2]} for r in rows]
 
 
+WEBHOOK_KEY = "test-webhook-key"
+
+
 def start_demo(var: Path, port: int) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "watch1022", "demo", "--var", str(var), "--port", str(port), "--duration", "90",
-         "--until-idle", "--json"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--until-idle", "--json"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "WATCH1022_SOCIAL_API_KEYS": WEBHOOK_KEY})
 
 
 def finish(proc: subprocess.Popen) -> tuple[dict, str]:
@@ -48,6 +53,11 @@ def test_demo_delivers_camera_and_social_candidates_once(tmp_path):
             rows = httpx.get(f"{base}/api/incidents", timeout=2).json()
             if any("camera" in r["sources"] and r["core_request_id"] for r in rows):
                 page = httpx.get(f"{base}/", timeout=5).text
+                cameras = httpx.get(f"{base}/api/cameras", timeout=5).json()
+                metrics = httpx.get(f"{base}/metrics", timeout=5).text
+                hook = httpx.post(f"{base}/social/posts", headers={"X-API-Key": WEBHOOK_KEY}, timeout=10, json={
+                    "id": "hook-1", "platform": "zalo", "posted_at": "2026-11-28T18:00:00+07:00",
+                    "text": "Cây me cổ thụ ngã chắn ngang đường Trần Quang Khải, phường Tân Định, xe không qua được"})
                 break
         except httpx.HTTPError:
             if proc.poll() is not None:
@@ -56,6 +66,10 @@ def test_demo_delivers_camera_and_social_candidates_once(tmp_path):
     summary, out = finish(proc)
     assert page is not None, f"console never showed a delivered camera incident:\n{out}"
     assert "Ngập nước" in page and "1022 #" in page
+    # The parts' APIs are mounted in the console: cameras with their health, metrics, the social webhook.
+    assert {"cam-nguyen-huu-canh", "cam-dien-bien-phu"} <= {c["id"] for c in cameras}
+    assert "cam-nguyen-huu-canh" in metrics
+    assert hook.status_code == 200, hook.text
 
     assert summary["raised"]["camera"] >= 1 and summary["raised"]["social"] >= 1
     assert summary["deadletter"] >= 1  # the sample file holds one malformed line, kept with its reason
@@ -66,11 +80,12 @@ def test_demo_delivers_camera_and_social_candidates_once(tmp_path):
     camera = [c for c in cases if c["attributes"]["watch_source"] == "camera"]
     assert all(c["service_code"] == "TN-NGAP" for c in camera)
     assert "raised    camera flooding" in out and "delivered incident" in out
+    assert any(c["service_code"] == "CX-CAYNGA" and "Trần Quang Khải" in c["description"] for c in cases)
 
     # Replay the same samples into the same state: nothing new reaches the core.
     again, _ = finish(start_demo(var, free_port()))
     assert again["raised"]["camera"] == summary["raised"]["camera"]
-    assert again["delivered"] == 0 and again["replays"] >= len(cases)
+    assert again["delivered"] == 0 and again["replays"] >= len(cases) - 1  # all but the webhook post replayed
     assert len(core_cases(var)) == len(cases)
     ids = [c["attributes"]["watch_id"] for c in core_cases(var)]
     assert len(ids) == len(set(ids))

@@ -74,10 +74,32 @@ def _bridge(rt: Runtime):
                          on_verdict=_print_verdict)
 
 
-def run_cameras(rt: Runtime, publisher, stop: threading.Event) -> None:
-    """Watch the configured cameras until stopped (or until every non-looping replay has ended)."""
-    from monitors.runner import MonitorLoop
-    MonitorLoop(rt.config.cameras.cameras, publisher.publish, stop, evidence_store=rt.evidence_dir()).run()
+def run_cameras(rt: Runtime, publisher, stop: threading.Event, stop_when_idle: bool = True) -> None:
+    """Watch the cameras of the registry (seeded from cameras.yaml) until stopped, or, with
+    stop_when_idle, until every non-looping replay has ended. With the Kafka bus this process is one of
+    several monitor workers sharing the cameras (worker name: $WATCH1022_WORKER_ID or host-pid)."""
+    from monitors.service import run_monitor
+    run_monitor(rt, publisher.publish, stop, stop_when_idle=stop_when_idle)
+
+
+def console_app(rt: Runtime, publisher, core_path: str | None = None):
+    """The operator console with the parts' APIs: cameras (live registry, health, /metrics) and the
+    social webhook (`POST /social/posts`, keys from the env var named in social.yaml)."""
+    import os
+    from bridge.console import create_console
+    from monitors.api import create_router as cameras_router
+    from monitors.registry import CameraRegistry
+    from social.webhook import create_router as webhook_router
+
+    cfg = rt.config
+    app = create_console(rt.db, cfg.categories.by_code(), rt.evidence_dir(), core_path=core_path)
+    app.include_router(cameras_router(CameraRegistry(rt.db), settings=cfg.cameras.monitor))
+    hook = cfg.social.webhook
+    keys = [k.strip() for k in os.environ.get(hook.api_keys_env, "").split(",") if k.strip()]
+    app.include_router(webhook_router(publisher, keys, categories=cfg.categories.categories,
+                                      threshold=cfg.social.threshold, salt=rt.author_salt(),
+                                      max_items=hook.max_items))
+    return app
 
 
 def _threads(targets: dict[str, callable], stop: threading.Event) -> list[threading.Thread]:
@@ -90,7 +112,6 @@ def _threads(targets: dict[str, callable], stop: threading.Event) -> list[thread
 
 
 def demo(args: Namespace) -> int:
-    from bridge.console import create_console
     from core1022.app import create_app as create_core
     from social.runner import run_social
     from watch1022.serve import ServerThread
@@ -108,7 +129,8 @@ def demo(args: Namespace) -> int:
     categories = cfg.categories.by_code()
     services = [{"service_code": c.service_code, "service_name": c.name_vi, "group": c.field,
                  "description": f"{c.name_vi} ({c.field})"} for c in categories.values()]
-    app = create_console(rt.db, categories, rt.evidence_dir(), core_path="core")
+    raised = RaisedLog(rt.publisher())
+    app = console_app(rt, raised, core_path="core")
     app.mount("/core", create_core(core_db, [core_conf.api_key], services=services))
     server = ServerThread(app, args.host, args.port).start()
     _say(f"1022 Watch demo: console {base}/  ·  core review queue {base}/core/review  ·  state in "
@@ -116,7 +138,6 @@ def demo(args: Namespace) -> int:
 
     stop = threading.Event()
     _stop_on_signals(stop)
-    raised = RaisedLog(rt.publisher())
     bridge = _bridge(rt)
     threads = _threads({
         "cameras": lambda st: run_cameras(rt, raised, st),
@@ -175,7 +196,7 @@ def bridge(args: Namespace) -> int:
 
 
 def monitor(args: Namespace) -> int:
-    return _run_part(args, lambda rt, stop: run_cameras(rt, RaisedLog(rt.publisher()), stop))
+    return _run_part(args, lambda rt, stop: run_cameras(rt, RaisedLog(rt.publisher()), stop, stop_when_idle=False))
 
 
 def social(args: Namespace) -> int:
@@ -184,10 +205,10 @@ def social(args: Namespace) -> int:
 
 
 def console(args: Namespace) -> int:
-    from bridge.console import create_console
     import uvicorn
     rt = open_runtime(load_config(args.config, args.database))
-    app = create_console(rt.db, rt.config.categories.by_code(), rt.evidence_dir())
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-    rt.close()
+    try:
+        uvicorn.run(console_app(rt, rt.publisher()), host=args.host, port=args.port, log_level="warning")
+    finally:
+        rt.close()
     return 0
