@@ -56,6 +56,23 @@ class ZoneConf(_Conf):
     name: str
     polygon: list[tuple[float, float]] = Field(min_length=3)  # relative 0..1 (x, y)
     analyzers: dict[str, AnalyzerSettings] = Field(default_factory=dict)
+    # optional water-depth reference: [foot, top] in relative (x, y), e.g. the kerb face or a marked pole
+    reference_line: list[tuple[float, float]] | None = None
+    reference_height_cm: float | None = Field(None, gt=0)
+
+    @field_validator("reference_line")
+    @classmethod
+    def _line(cls, v: list[tuple[float, float]] | None) -> list[tuple[float, float]] | None:
+        if v is None:
+            return v
+        if len(v) != 2:
+            raise ValueError(f"reference_line needs exactly 2 points [foot, top], got {len(v)}")
+        for x, y in v:
+            if not (0 <= x <= 1 and 0 <= y <= 1):
+                raise ValueError(f"reference_line point ({x}, {y}) is outside 0..1: use relative coordinates")
+        if v[0] == v[1]:
+            raise ValueError("reference_line: foot and top must differ")
+        return v
 
     @field_validator("polygon")
     @classmethod

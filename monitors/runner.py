@@ -190,7 +190,8 @@ class CameraMonitor:
 
         looked: list[tuple[ZoneCheck, Observation]] = []
         for check in self.checks:
-            ctx = AnalyzeContext(self.camera.id, frame.captured_at, check.threshold)
+            ctx = AnalyzeContext(self.camera.id, frame.captured_at, check.threshold,
+                                 episode_active=check.confirmation.active)  # no baseline learning mid-episode
             try:
                 obs = check.analyzer.analyze(frame.image, check.zone, ctx)
             except Exception as e:
@@ -243,7 +244,7 @@ class CameraMonitor:
             return Candidate.create(
                 source="camera",
                 source_ref=f"{cam.id}/{check.zone.name}/{check.category}/{frame.ref}",
-                category=check.category,
+                category=check.analyzer.candidate_category or check.category,
                 confidence=confidence,
                 observed_at=frame.captured_at,
                 location=Location(lat=loc.lat, lon=loc.lon, ward=loc.ward, street=loc.street,

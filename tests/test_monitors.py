@@ -304,10 +304,10 @@ def test_camera_outside_the_city_is_rejected_without_crashing(tmp_path):
 
 def test_unknown_analyzer_is_reported_not_fatal(tmp_path):
     cam = camera_conf(CAM_B)
-    cam.zones[0].analyzers["fallen_tree"] = cam.zones[0].analyzers["flooding"]
+    cam.zones[0].analyzers["pothole_subsidence"] = cam.zones[0].analyzers["flooding"]
     mon = CameraMonitor(cam, open_source(cam, ROOT), None, None, evidence_store=EvidenceStore(tmp_path))
     assert [c.key for c in mon.checks] == ["mặt đường/flooding"]
-    assert any("fallen_tree" in p for p in mon.health()["problems"])
+    assert any("pothole_subsidence" in p for p in mon.health()["problems"])
     assert mon.step().status == "ok"
 
 

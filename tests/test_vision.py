@@ -127,8 +127,8 @@ def test_registry_builds_flooding_and_names_unknown_ones():
     a = make_analyzer("flooding", "classical")
     assert isinstance(a, FloodingAnalyzer) and a.category == "flooding"
     assert make_analyzer("flooding") is not a  # one instance per (camera, zone): backends may keep state
-    with pytest.raises(UnknownAnalyzer, match="fallen_tree"):
-        make_analyzer("fallen_tree")
+    with pytest.raises(UnknownAnalyzer, match="pothole"):
+        make_analyzer("pothole")
     with pytest.raises(UnknownAnalyzer, match="yolo"):
         make_analyzer("flooding", "yolo")
 

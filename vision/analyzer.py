@@ -5,6 +5,15 @@ its category, whether that score passes the zone's threshold, and what it saw (a
 boxes, plus numbers for the candidate's attributes). It decides nothing over time: confirmation
 across looks is vision.confirm's job, raising candidates is monitors.runner's.
 
+Two modes (AnalyzeContext.mode):
+
+* "camera": the instance belongs to one (camera, zone, category) and may keep per-camera state, e.g. a
+  dry/clear baseline of the zone learned in calm periods (vision.baseline). The runner tells it whether
+  an episode is active (`episode_active`): a baseline is only updated while none is, so standing water
+  or a tree is never learned as "normal". Until the baseline is ready (the camera's first looks) the
+  analyzer answers as in single-image mode and says so in detail["mode"].
+* "single": one image, no state read or written (used by `watch1022 eval` and for arbitrary photos).
+
 A new analyzer or backend is one module plus one entry in ANALYZERS. Entries are "module:Class"
 strings resolved on first use, so a learned backend's heavy imports (onnxruntime, …) only happen
 for cameras that ask for it.
@@ -29,6 +38,12 @@ class AnalyzeContext:
     camera_id: str
     observed_at: datetime | None = None
     threshold: float = 0.5
+    mode: str = "camera"  # "camera" (per-camera state and baseline) | "single" (one image, no state)
+    episode_active: bool = False  # the runner's confirmation state for this check: freezes baselines
+
+    @property
+    def single(self) -> bool:
+        return self.mode == "single"
 
 
 @dataclass
@@ -53,6 +68,10 @@ class Analyzer(ABC):
     category: str = ""
     backend: str = ""
     model_version: str = ""
+    candidate_category: str | None = None  # category of the candidates it raises (default: category)
+
+    def reset(self) -> None:
+        """Forget per-camera state (baseline, history), e.g. after an operator re-aims the camera."""
 
     @abstractmethod
     def analyze(self, image: np.ndarray, zone: Zone, ctx: AnalyzeContext) -> Observation:
@@ -70,6 +89,9 @@ class UnknownAnalyzer(LookupError):
 # category -> backend -> "module:Class"
 ANALYZERS: dict[str, dict[str, str]] = {
     "flooding": {"classical": "vision.flooding:FloodingAnalyzer"},
+    "fallen_tree": {"classical": "vision.fallen_tree:FallenTreeAnalyzer"},
+    "camera_health": {"classical": "vision.camera_health:CameraHealthAnalyzer"},
+    # a learned backend plugs in here, e.g. "learned": "vision.learned:OnnxClassifyAnalyzer"
 }
 
 

@@ -326,3 +326,319 @@ def write_sample_sequence(directory: str | Path, camera_seed: int, water: Sequen
 def write_samples(root: str | Path) -> dict[str, list[SceneLabel]]:
     """(Re)write samples/cameras/<camera id>/ for every SAMPLE_CAMERAS entry."""
     return {c.id: write_sample_sequence(Path(root) / c.id, c.seed, c.water, c.rain) for c in SAMPLE_CAMERAS}
+
+
+# ---- the extended generator: conditions, trees, camera faults (labelled per frame) ----------------
+# render_scene and the demo samples above stay byte-for-byte as they were; everything below draws on
+# top of the same camera geometry. Still drawings, not photographs: test data, never a claim about
+# real cameras.
+TIMES = ("day", "dusk", "night", "ir")
+HEALTH_FAULTS = ("frozen", "black", "blinded", "defocused", "moved")
+
+
+@dataclass(frozen=True)
+class FrameLabel:
+    camera_seed: int
+    frame_index: int
+    label: str  # "flooding" | "fallen_tree" | "normal": what an operator should be told about the road
+    time: str = "day"
+    rain: bool = False
+    wet: bool = False  # wet reflective road (not a flood)
+    glare: bool = False
+    shadows: bool = False
+    water: float = 0.0
+    water_share: float = 0.0
+    tree: bool = False
+    tree_box: tuple[float, float, float, float] | None = None  # relative x0, y0, x1, y1
+    tree_share: float = 0.0  # share of the road zone's pixels under the tree
+    health: str | None = None  # one of HEALTH_FAULTS, or None
+    shift: tuple[int, int] = (0, 0)
+    zone: list[tuple[float, float]] = field(default_factory=list)
+
+
+def _road_mask(g: CameraGeometry) -> np.ndarray:
+    m = np.zeros((g.height, g.width), np.uint8)
+    cv2.fillPoly(m, [np.round(_road_polygon(g)).astype(np.int32)], 255)
+    return m
+
+
+def _wet_road(img: np.ndarray, g: CameraGeometry, frame_index: int) -> None:
+    """A wet, reflective road: darker asphalt mirroring the sky and buildings (vertical smears), bright
+    specular spots of lights; lane marks and kerbs stay visible through the thin film."""
+    h, w = g.height, g.width
+    rng = np.random.default_rng([g.seed, frame_index, 21])
+    road = _road_mask(g) > 0
+    hz = int(round(g.horizon))
+    above = img[max(0, 2 * hz - h):hz][::-1]  # the scene above the horizon, mirrored
+    refl = cv2.resize(above, (w, h - hz), interpolation=cv2.INTER_LINEAR)
+    refl = cv2.GaussianBlur(refl, (0, 0), sigmaX=1.5, sigmaY=7)
+    k = float(rng.uniform(0.25, 0.45))
+    sub = img[hz:]
+    rsel = road[hz:]
+    marks = (sub.mean(axis=2) > 200) & rsel  # lane marks keep their paint
+    mixed = sub * (0.72 - k * 0.3) + refl * k
+    sub[rsel & ~marks] = mixed[rsel & ~marks]
+    sub[marks] = sub[marks] * 0.9
+    for _ in range(int(rng.integers(6, 16))):  # specular highlights
+        x, y = int(rng.uniform(0, w)), int(rng.uniform(hz + 5, h))
+        if road[y, x]:
+            cv2.ellipse(img, (x, y), (int(rng.uniform(2, 6)), int(rng.uniform(6, 20))), 0, 0, 360,
+                        (245, 245, 245), -1)
+
+
+def _shadows(img: np.ndarray, g: CameraGeometry, frame_index: int) -> None:
+    """Shadows of buildings/trees across the road: same-hue, darker asphalt."""
+    h, w = g.height, g.width
+    rng = np.random.default_rng([g.seed, frame_index, 23])
+    m = np.zeros((h, w), np.float32)
+    for _ in range(int(rng.integers(1, 3))):
+        y = rng.uniform(g.horizon + 0.3 * (h - g.horizon), h - 20)
+        th = rng.uniform(15, 60)
+        x0 = rng.uniform(-0.2, 0.4) * w
+        pts = np.array([[x0, y], [x0 + rng.uniform(0.5, 1.0) * w, y + rng.uniform(-20, 20)],
+                        [x0 + rng.uniform(0.5, 1.0) * w, y + th], [x0, y + th + rng.uniform(-10, 10)]], np.int32)
+        cv2.fillPoly(m, [pts], 1.0)
+    m = cv2.GaussianBlur(m, (0, 0), 3) * 0.45
+    img[:] = img * (1 - m[:, :, None])
+
+
+def _people(img: np.ndarray, g: CameraGeometry, frame_index: int) -> None:
+    rng = np.random.default_rng([g.seed, frame_index, 29])
+    h = g.height
+    for _ in range(int(rng.integers(1, 4))):
+        y = rng.uniform(g.horizon + 0.3 * (h - g.horizon), h - 5)
+        l, r = g.road_x(y)
+        x = rng.uniform(l, r)
+        ph = 0.12 * (y - g.horizon) + 8
+        pw = ph * 0.3
+        col = tuple(float(c) for c in rng.uniform(30, 220, 3))
+        cv2.rectangle(img, (int(x), int(y - ph)), (int(x + pw), int(y)), col, -1)
+        cv2.circle(img, (int(x + pw / 2), int(y - ph - pw * 0.4)), max(2, int(pw * 0.45)), (120, 150, 190), -1)
+
+
+def _tree(img: np.ndarray, g: CameraGeometry, frame_index: int) -> np.ndarray:
+    """A fallen tree across the lanes: a brown trunk from one kerb and a crown of foliage clusters.
+    Returns its mask."""
+    h, w = g.height, g.width
+    rng = np.random.default_rng([g.seed, frame_index, 31])
+    y_foot = rng.uniform(g.horizon + 0.45 * (h - g.horizon), h - 30)
+    l, r = g.road_x(y_foot)
+    from_left = rng.random() < 0.5
+    reach = rng.uniform(0.55, 0.95)
+    x_foot = l - 0.05 * (r - l) if from_left else r + 0.05 * (r - l)
+    x_tip = l + reach * (r - l) if from_left else r - reach * (r - l)
+    y_tip = y_foot + rng.uniform(-0.15, 0.1) * (h - g.horizon)
+    scale = (y_foot - g.horizon) / (h - g.horizon)
+    mask = np.zeros((h, w), np.uint8)
+    trunk_w = max(3, int(6 + 14 * scale))
+    bark = np.array([rng.uniform(30, 60), rng.uniform(55, 85), rng.uniform(75, 110)], np.float32)
+    cv2.line(mask, (int(x_foot), int(y_foot)), (int(x_tip), int(y_tip)), 255, trunk_w)
+    # branches
+    branches = []
+    for t in rng.uniform(0.3, 1.0, int(rng.integers(4, 8))):
+        bx, by = x_foot + (x_tip - x_foot) * t, y_foot + (y_tip - y_foot) * t
+        ex, ey = bx + rng.uniform(-60, 60) * (0.5 + scale), by + rng.uniform(-50, 30) * (0.5 + scale)
+        cv2.line(mask, (int(bx), int(by)), (int(ex), int(ey)), 255, max(2, trunk_w // 3))
+        branches.append((ex, ey))
+    trunk = mask > 0
+    img[trunk] = bark + rng.normal(0, 10, (int(trunk.sum()), 3)).astype(np.float32)
+    # foliage: many small clusters of varied greens along the upper half of the trunk and at branch ends
+    leaves = np.zeros((h, w), np.uint8)
+    centres = [(x_foot + (x_tip - x_foot) * t, y_foot + (y_tip - y_foot) * t) for t in np.linspace(0.35, 1.0, 8)]
+    centres += branches
+    for cx, cy in centres:
+        for _ in range(int(rng.integers(25, 50))):
+            ox, oy = rng.normal(0, 22 * (0.5 + scale), 2)
+            rad = int(rng.uniform(2, 6) * (0.6 + scale))
+            hue = rng.uniform(35, 80)
+            col = cv2.cvtColor(np.array([[[hue, rng.uniform(80, 220), rng.uniform(40, 170)]]], np.uint8),
+                               cv2.COLOR_HSV2BGR)[0, 0].tolist()
+            cv2.circle(img, (int(cx + ox), int(cy + oy)), max(1, rad), col, -1)
+            cv2.circle(leaves, (int(cx + ox), int(cy + oy)), max(1, rad), 255, -1)
+    return np.maximum(mask, leaves)
+
+
+def _time_of_day(img: np.ndarray, g: CameraGeometry, time: str, frame_index: int) -> np.ndarray:
+    h, w = g.height, g.width
+    rng = np.random.default_rng([g.seed, frame_index, 37])
+    if time == "day":
+        return img
+    if time == "dusk":
+        out = img * 0.55
+        out += np.array([0, 8, 22], np.float32)
+        return out
+    # night: dark scene, street-light pools, headlights; IR: greyscale, flat, noisy
+    out = img * (0.22 if time == "night" else 0.55)
+    lights = np.zeros((h, w), np.float32)
+    for x in np.linspace(0.1, 0.9, 4) * w:
+        y = rng.uniform(g.horizon + 0.4 * (h - g.horizon), h)
+        cv2.circle(lights, (int(x), int(y)), int(rng.uniform(40, 90)), 1.0, -1)
+    lights = cv2.GaussianBlur(lights, (0, 0), 25)
+    if time == "night":
+        out += lights[:, :, None] * np.array([40, 80, 110], np.float32)
+        out += rng.normal(0, 3, (h, w, 1)).astype(np.float32)
+        return out
+    grey = cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_BGR2GRAY).astype(np.float32)
+    grey = grey * 0.9 + 25 + lights * 30 + rng.normal(0, 4, (h, w)).astype(np.float32)
+    return np.repeat(grey[:, :, None], 3, axis=2)
+
+
+def _glare(img: np.ndarray, g: CameraGeometry, frame_index: int) -> None:
+    h, w = g.height, g.width
+    rng = np.random.default_rng([g.seed, frame_index, 41])
+    m = np.zeros((h, w), np.float32)
+    cx, cy = int(rng.uniform(0.2, 0.8) * w), int(rng.uniform(g.horizon, h * 0.8))
+    cv2.circle(m, (cx, cy), int(rng.uniform(15, 35)), 1.0, -1)
+    cv2.line(m, (0, cy), (w, cy), 0.6, 3)  # flare streak
+    m = cv2.GaussianBlur(m, (0, 0), 18) * 3.0
+    img += np.clip(m, 0, 1.2)[:, :, None] * 230
+
+
+def render_frame(camera_seed: int, frame_index: int = 0, *, water: float = 0.0, rain: bool = False,
+                 time: str = "day", wet: bool = False, glare: bool = False, shadows: bool = False,
+                 people: bool = False, tree: bool = False, shift: tuple[int, int] = (0, 0),
+                 defocus: float = 0.0, fault: str | None = None, width: int = 640, height: int = 360,
+                 vehicles: int | None = None, jpeg_quality: int | None = 80) -> tuple[np.ndarray, FrameLabel]:
+    """One frame of the fixed camera under the given conditions, and its label.
+    fault: "black" | "blinded" replace the picture; "frozen" is a sequence property (repeat a frame);
+    shift (px) moves the camera (the label's zone stays where the operator drew it)."""
+    if time not in TIMES:
+        raise ValueError(f"time must be one of {TIMES}")
+    g = camera_geometry(camera_seed, width, height)
+    water = float(min(max(water, 0.0), 1.0))
+    img = _background(g, rain or wet)
+    if wet:
+        _wet_road(img, g, frame_index)
+    if shadows:
+        _shadows(img, g, frame_index)
+    wmask, wtop = _water(g, img, water, frame_index)
+    hsv = np.array([[g.water_hsv]], np.uint8)
+    water_bgr = tuple(float(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0])
+    _draw_vehicles(img, _vehicles(g, frame_index, vehicles), wtop, water_bgr)
+    if people:
+        _people(img, g, frame_index)
+    tmask = _tree(img, g, frame_index) if tree else None
+    if rain:
+        _rain(img, g, frame_index)
+    img = _time_of_day(img, g, time, frame_index)
+    if glare:
+        _glare(img, g, frame_index)
+    if defocus > 0:
+        img = cv2.GaussianBlur(img, (0, 0), defocus)
+    if shift != (0, 0):
+        M = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
+        img = cv2.warpAffine(img, M, (width, height), borderMode=cv2.BORDER_REFLECT)
+    health = None
+    if fault == "black":
+        img = np.random.default_rng([camera_seed, frame_index, 43]).normal(6, 2, img.shape).astype(np.float32)
+        health = "black"
+    elif fault == "blinded":
+        img = np.full(img.shape, 250, np.float32)
+        img[:] += np.random.default_rng([camera_seed, frame_index, 47]).normal(0, 2, img.shape).astype(np.float32)
+        health = "blinded"
+    elif fault in ("frozen", "defocused", "moved"):
+        health = fault
+    elif defocus >= 3:
+        health = "defocused"
+    elif abs(shift[0]) + abs(shift[1]) >= 0.03 * width:
+        health = "moved"
+    out = np.clip(img, 0, 255).astype(np.uint8)
+    if jpeg_quality:
+        ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
+        out = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    zone = g.zone_polygon()
+    zmask = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(zmask, [np.array([[round(x * width), round(y * height)] for x, y in zone], np.int32)], 255)
+    zsel = zmask > 0
+    share = float((wmask[zsel] > 0.5).mean()) if zsel.any() else 0.0
+    tree_share, tree_box = 0.0, None
+    if tmask is not None:
+        tree_share = float((tmask[zsel] > 0).mean())
+        ys, xs = np.nonzero(tmask)
+        tree_box = (round(float(xs.min()) / width, 3), round(float(ys.min()) / height, 3),
+                    round(float(xs.max() + 1) / width, 3), round(float(ys.max() + 1) / height, 3))
+    label = "fallen_tree" if tree else ("flooding" if share >= 0.5 else "normal")
+    if fault in ("black", "blinded"):
+        label = "normal"  # nothing about the road can be said; camera_health's business
+    return out, FrameLabel(camera_seed, frame_index, label, time, rain, wet, glare, shadows, water,
+                           round(share, 4), tree, tree_box, round(tree_share, 4), health, tuple(shift), zone)
+
+
+# Scripted sequences of one camera: per frame keyword arguments of render_frame.
+def scenario(name: str, n: int = 16) -> list[dict]:
+    if name == "flood":  # dry → rising → flooded → receding → dry, rain during the rise
+        levels = list(FLOOD_EPISODE) + [0.0] * max(0, n - len(FLOOD_EPISODE))
+        return [{"water": lv, "rain": 3 <= i <= 7} for i, lv in enumerate(levels[:n])]
+    if name == "wet_road":  # rain then a wet reflective road that never floods
+        return [{"rain": 3 <= i <= 8, "wet": i >= 3} for i in range(n)]
+    if name == "tree":  # a tree falls at frame n//3 and is cleared at 2n//3
+        return [{"tree": n // 3 <= i < 2 * n // 3, "shadows": True} for i in range(n)]
+    if name == "camera_shift":
+        return [{"shift": (0, 0) if i < n // 2 else (40, 18)} for i in range(n)]
+    if name == "black":
+        return [{"fault": "black" if n // 2 <= i < n // 2 + 4 else None} for i in range(n)]
+    if name == "night":
+        return [{"time": "night" if i % 2 else "ir"} for i in range(n)]
+    raise ValueError(f"unknown scenario {name!r}")
+
+
+def render_sequence(camera_seed: int, frames: Sequence[dict], **common) -> list[tuple[np.ndarray, FrameLabel]]:
+    """Frames of a scripted sequence; a frame with fault="frozen" repeats the previous picture exactly."""
+    out: list[tuple[np.ndarray, FrameLabel]] = []
+    for i, kw in enumerate(frames):
+        kw = {**common, **kw}
+        if kw.get("fault") == "frozen" and out:
+            prev_img, prev = out[-1]
+            out.append((prev_img.copy(), FrameLabel(**{**asdict(prev), "frame_index": i, "health": "frozen"})))
+            continue
+        out.append(render_frame(camera_seed, i, **kw))
+    return out
+
+
+CONDITIONS = {  # evaluation conditions → render_frame arguments (a random draw picks the variant)
+    "day": ({"time": "day"}, {"time": "day", "shadows": True}, {"time": "dusk"}),
+    "night": ({"time": "night"}, {"time": "ir"}, {"time": "night", "glare": True}),
+    "rain": ({"rain": True}, {"rain": True, "time": "dusk"}, {"rain": True, "glare": True}),
+    "wet": ({"wet": True}, {"wet": True, "time": "dusk"}, {"wet": True, "glare": True}),
+}
+EVAL_LABELS = ("flooding", "fallen_tree", "normal")
+
+
+def write_eval_set(root: str | Path, n: int = 30, seed: int = 0,
+                   conditions: Sequence[str] = tuple(CONDITIONS)) -> dict[str, int]:
+    """root/<condition>/<label>/<file>.jpg, n images per label per condition, plus root/labels.jsonl
+    (one FrameLabel per image). Each condition folder is an `eval` dataset of its own; so is root."""
+    root = Path(root)
+    rng = np.random.default_rng([seed, 1022])
+    counts: dict[str, int] = {}
+    lines = []
+    for cond in conditions:
+        variants = CONDITIONS[cond]
+        for label in EVAL_LABELS:
+            d = root / cond / label
+            d.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                cam = int(rng.integers(0, 1_000_000))
+                kw = dict(variants[int(rng.integers(len(variants)))])
+                kw["people"] = bool(rng.random() < 0.3)
+                kw["shadows"] = kw.get("shadows", False) or bool(rng.random() < 0.3)
+                if label == "flooding":
+                    kw["water"] = float(rng.uniform(0.6, 1.0))
+                elif label == "fallen_tree":
+                    kw["tree"] = True
+                else:
+                    kw["water"] = float(rng.choice([0.0, 0.0, rng.uniform(0.0, 0.15)]))
+                img, lb = render_frame(cam, int(rng.integers(0, 1000)), **kw)
+                if lb.label != label:  # e.g. water that ended up under half the zone: keep the truth
+                    label_dir = root / cond / lb.label
+                    label_dir.mkdir(parents=True, exist_ok=True)
+                else:
+                    label_dir = d
+                name = f"{cond}-{label}-{i:04d}.jpg"
+                ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])
+                (label_dir / name).write_bytes(buf.tobytes())
+                rel = (label_dir / name).relative_to(root).as_posix()
+                lines.append(json.dumps({"file": rel, "condition": cond, **asdict(lb)}, ensure_ascii=False))
+                counts[f"{cond}/{lb.label}"] = counts.get(f"{cond}/{lb.label}", 0) + 1
+    (root / "labels.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return counts

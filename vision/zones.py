@@ -24,7 +24,8 @@ _masks_lock = threading.Lock()
 class Zone:
     """A named polygon in relative (x, y) coordinates, 0..1 of the frame's width and height."""
 
-    def __init__(self, name: str, polygon: Iterable[Sequence[float]]):
+    def __init__(self, name: str, polygon: Iterable[Sequence[float]],
+                 reference_line: Sequence[Sequence[float]] | None = None, reference_height_cm: float | None = None):
         pts = [(float(x), float(y)) for x, y in polygon]
         if len(pts) < 3:
             raise ValueError(f"zone {name!r}: a polygon needs at least 3 points, got {len(pts)}")
@@ -33,11 +34,20 @@ class Zone:
                 raise ValueError(f"zone {name!r}: point ({x}, {y}) is outside 0..1 (relative coordinates)")
         self.name = name
         self.polygon: tuple[tuple[float, float], ...] = tuple(pts)
+        # optional depth reference for flooding: (foot, top) relative points, and its real height in cm
+        self.reference_line: tuple[tuple[float, float], tuple[float, float]] | None = None
+        if reference_line is not None:
+            line = [(float(x), float(y)) for x, y in reference_line]
+            if len(line) != 2 or not all(0.0 <= c <= 1.0 for pt in line for c in pt):
+                raise ValueError(f"zone {name!r}: reference_line needs 2 relative points (foot, top), got {line}")
+            self.reference_line = (line[0], line[1])
+        self.reference_height_cm = reference_height_cm
 
     @classmethod
     def from_conf(cls, zone_conf) -> "Zone":
         """From a configs.schema.ZoneConf."""
-        return cls(zone_conf.name, zone_conf.polygon)
+        return cls(zone_conf.name, zone_conf.polygon, getattr(zone_conf, "reference_line", None),
+                   getattr(zone_conf, "reference_height_cm", None))
 
     def points(self, h: int, w: int) -> np.ndarray:
         """The polygon in pixel coordinates of an h×w frame, int32 (N, 2) as OpenCV wants it."""

@@ -1,0 +1,70 @@
+"""Per-frame time of each vision analyzer/backend at 1280x720, next to a bare cv2.imdecode of the same
+JPEG in the same run. Median and p95 in ms. Last line: {"decode_ms": m, "analyzer_ms": {...}} (medians).
+
+    python bench/vision.py [--frames 40]
+Targets: classical <= 10 ms/frame. Frames are synthetic (vision.scenes), upscaled to 1280x720.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from vision.analyzer import ANALYZERS, AnalyzeContext, make_analyzer  # noqa: E402
+from vision.scenes import render_frame  # noqa: E402
+from vision.zones import Zone  # noqa: E402
+
+
+def stats(ms: list[float]) -> tuple[float, float]:
+    a = np.asarray(ms)
+    return float(np.median(a)), float(np.percentile(a, 95))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--frames", type=int, default=40)
+    args = ap.parse_args()
+    cv2.setNumThreads(1)
+    frames = []
+    for i, kw in enumerate(({"water": 0.8}, {"tree": True}, {"wet": True}, {"rain": True}, {})):
+        img, label = render_frame(900 + i, i, **kw)
+        img = cv2.resize(img, (1280, 720), interpolation=cv2.INTER_CUBIC)
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        frames.append((buf, Zone("road", label.zone)))
+    decode = []
+    for i in range(args.frames):
+        buf = frames[i % len(frames)][0]
+        t = time.perf_counter()
+        cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        decode.append((time.perf_counter() - t) * 1000)
+    images = [(cv2.imdecode(b, cv2.IMREAD_COLOR), z) for b, z in frames]
+    results = {}
+    for category, backends in ANALYZERS.items():
+        for backend in backends:
+            a = make_analyzer(category, backend)
+            ms = []
+            for i in range(args.frames + 5):
+                img, zone = images[i % len(images)]
+                ctx = AnalyzeContext("bench", mode="camera")
+                t = time.perf_counter()
+                a.analyze(img, zone, ctx)
+                if i >= 5:  # warm-up looks (baseline learning) not counted
+                    ms.append((time.perf_counter() - t) * 1000)
+            med, p95 = stats(ms)
+            results[f"{category}/{backend}"] = round(med, 2)
+            print(f"{category}/{backend:<10} median {med:6.2f} ms   p95 {p95:6.2f} ms")
+    dmed, dp95 = stats(decode)
+    print(f"{'cv2.imdecode':<21} median {dmed:6.2f} ms   p95 {dp95:6.2f} ms  (1280x720 JPEG q85)")
+    print(json.dumps({"decode_ms": round(dmed, 2), "analyzer_ms": results}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
