@@ -253,3 +253,40 @@ def test_sample_cameras_are_described():
     flood, dry = SAMPLE_CAMERAS
     assert sum(w >= 0.6 for w in flood.water) >= 6 and flood.water[0] == flood.water[-1] == 0.0
     assert max(dry.water) == 0.0 and any(dry.rain)
+
+
+# ---- flooding: working resolution and the warm-veil correction ------------------------------------
+def test_flooding_works_at_the_working_width_whatever_the_frame_size():
+    a = FloodingAnalyzer()
+    assert [a.work_size(720 * w // 1280, w)[1] for w in (320, 640, 1000, 1280, 1920)] == [320, 640, 640, 640, 640]
+    img, label = render_scene(306, 0, water=0.9, jpeg_quality=80)
+    zone = Zone("road", label.zone)
+    for size in ((1280, 720), (1920, 1080), (1000, 562), (1366, 768)):  # also widths not a multiple of 640
+        big = cv2.resize(img, size, interpolation=cv2.INTER_CUBIC)
+        obs = a.analyze(big, zone, AnalyzeContext("c", mode="single"))
+        assert obs.mask.shape == big.shape[:2] and obs.positive
+        assert not (obs.mask & ~zone.mask(*big.shape[:2])).any()  # nothing outside the zone at full resolution
+
+
+def test_flooding_removes_a_warm_veil_but_not_the_water():
+    """Dusk / sodium light lays a warm additive veil over the whole frame: estimated from the darkest pixels
+    above the zone (water cannot correct itself), removed before the hue tests. Mechanism check on frames
+    whose darkest pixels are near neutral (vehicle shadows, windows); not an accuracy claim."""
+    a, raw = FloodingAnalyzer(), FloodingAnalyzer(black_max=0.0)
+    veil = np.array([0, 8, 22], np.float32)
+    ctx = AnalyzeContext("c", mode="single")
+    for seed in (301, 306, 307):
+        for water in (0.0, 0.9):
+            img, label = render_scene(seed, 0, water=water)
+            zone = Zone("road", label.zone)
+            dusk = np.clip(img * 0.55 + veil, 0, 255).astype(np.uint8)
+            off, _ = a.colour_correction(dusk, zone.bbox(*dusk.shape[:2])[1])
+            assert np.abs(off - veil).max() < 8, (seed, off)
+            obs = a.analyze(dusk, zone, ctx)
+            assert obs.positive == (water > 0), (seed, water, obs.detail)
+        dry_dusk = np.clip(render_scene(seed, 0)[0] * 0.55 + veil, 0, 255).astype(np.uint8)
+        assert a.analyze(dry_dusk, zone, ctx).score < raw.analyze(dry_dusk, zone, ctx).score + 1e-9
+    # a cool or green cast (sky, foliage) is the scene's colour, not a veil: nothing removed
+    img, label = render_scene(301, 0, water=0.9)
+    teal = np.clip(img.astype(np.float32) + np.array([20, 20, 0], np.float32), 0, 255).astype(np.uint8)
+    assert not a.colour_correction(teal, Zone("road", label.zone).bbox(360, 640)[1])[0].any()

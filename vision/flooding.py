@@ -9,6 +9,12 @@ Per pixel (at a working width of at most 640 px) we ask two things:
   is also what dry asphalt looks like, so grey pixels must pass a much stricter texture test;
 * texture: the local standard deviation of grey levels in a small window is low.
 
+Before the hue tests a warm additive veil (dusk sky, sodium light, haze) is removed: its colour is the
+chromatic part of the black level of the darkest pixels *above* the zone (tyres, shadows, windows are
+near neutral; the water itself cannot correct itself away), bounded, and only when it is warm (R ≥ G ≥ B).
+All work is done once at the working width on the zone's bounding box (integer-factor box average, then
+linear), with integer HSV boxes (cv2.inRange) and boxFilter variance; only the output mask is full-size.
+
 The water mask is cleaned up with a morphological opening (drop isolated specks: wet asphalt has
 smooth spots too), a closing (fill thin gaps: lane marks under shallow water, rain streaks across
 the surface) and by dropping small blobs: standing water is a sheet, not confetti. The score is the water share of the zone through a logistic centred on
@@ -65,10 +71,15 @@ class FloodingParams:
     share_slope: float = 0.07  # logistic width
     mark_tophat: int = 31  # white top-hat kernel (px at work width) for lane marks / kerb paint
     mark_contrast: float = 40.0  # grey levels above the local background to count as a mark
+    mark_near: bool = True  # count marks in the water's neighbourhood (closing-sized dilation)
     mark_damp_lo: float = 0.012  # share of the water mask that is visible marking: above lo the water is
     mark_damp_hi: float = 0.05  # a thin film (wet road), at hi the effective share is damped fully
     mark_damp: float = 0.6  # by this much
+    black_pct: float = 5.0  # percentile of each channel taken as the frame's black level (colour correction)
+    black_max: float = 35.0  # largest chromatic black offset removed (grey levels)
+    black_warm_only: bool = True  # only a warm veil (R >= G >= B offsets) is removed
     dark_val: float = 60.0  # median brightness of the frame below which the frame is a night frame
+    night_scale: float = 0.45  # single-image score factor on dark / colourless frames (keeps them below 0.5)
     colourless_sat: float = 8.0  # mean saturation of the zone below which the frame is greyscale (IR/night)
     change_de: float = 10.0  # baseline mode: colour distance (ΔE, lightness half-weighted) counting as changed
     texture_lost: float = 0.55  # ... or local texture below this ratio of the reference
@@ -94,34 +105,84 @@ class FloodingAnalyzer(Analyzer):
         self.baseline.reset()
 
     # -- pure helpers -------------------------------------------------------------------------
-    def water_mask(self, image: np.ndarray, scale: float | None = None) -> np.ndarray:
-        """uint8 mask (255 = water-like) of a BGR image, same size as the image. `scale`: resize
-        factor to the working resolution (default: so that this image is at most work_width wide;
-        pass the whole frame's factor when `image` is a crop of it)."""
+    def work_size(self, h: int, w: int) -> tuple[int, int]:
+        """(height, width) of the working resolution: at most work_width px wide, aspect kept."""
+        ww = min(int(w), self.params.work_width)
+        return max(1, round(h * ww / w)), max(1, ww)
+
+    def _kernels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        k = getattr(self, "_kern", None)
+        if k is None:
+            p = self.params
+            k = self._kern = (cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(p.open_px, 1),) * 2),
+                              cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(p.close_px, 1),) * 2),
+                              cv2.getStructuringElement(cv2.MORPH_RECT, (p.mark_tophat, p.mark_tophat)))
+        return k
+
+    def colour_correction(self, image: np.ndarray, top: int | None = None) -> tuple[np.ndarray, float]:
+        """Per-channel additive offset (B, G, R) to subtract before the hue tests, and the frame's median
+        brightness. The offset is the chromatic part of the frame's black level: the darkest pixels of a
+        street scene (tyres, shadows under vehicles, windows) are near neutral, so a tinted black level
+        is a veil of coloured light (dusk sky, sodium lamps, haze) lying over everything, the road included.
+        Water is judged under that veil removed. Bounded so that a frame that really is brown stays brown."""
         p = self.params
         h, w = image.shape[:2]
-        if scale is None:
-            scale = min(1.0, p.work_width / w)
-        work = image
-        if scale < 1.0:
-            work = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-        hsv = cv2.cvtColor(work, cv2.COLOR_BGR2HSV)
-        hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
-        bright_ok = (val >= p.val_lo) & (val <= p.val_hi)
-        brown = bright_ok & (hue >= p.hue_lo) & (hue <= p.hue_hi) & (sat >= p.sat_brown_lo) & (sat <= p.sat_hi)
-        grey = bright_ok & (sat < p.sat_brown_lo)
+        step = max(1, w // 160)
+        thumb = image[::step, ::step].reshape(-1, 3)
+        bright = float(np.median(thumb.max(axis=1)))
+        if top is not None and top >= 0.1 * h:  # the veil is estimated outside the zone: water must not correct itself
+            thumb = image[:top:step, ::step].reshape(-1, 3)
+        lum = thumb.sum(axis=1, dtype=np.int32)
+        darkest = thumb[lum <= np.percentile(lum, p.black_pct)]  # the darkest pixels, as a group (one colour)
+        black = darkest.mean(axis=0, dtype=np.float64).astype(np.float32)
+        off = np.clip(black - black.min(), 0.0, p.black_max)
+        if p.black_warm_only and not (off[2] >= off[1] >= off[0]):
+            off[:] = 0.0  # only a warm veil (dusk, sodium light) is removed: other tints are the scene's colours
+        return off, bright
 
+    def water_mask_work(self, work: np.ndarray, offset: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(water mask, lane-mark mask) of a BGR image already at working resolution, uint8 / bool."""
+        p = self.params
         gray = cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)
-        sd = local_std(gray, p.texture_win)
-        sd /= np.maximum(cv2.boxFilter(gray.astype(np.float32), cv2.CV_32F, (p.texture_win, p.texture_win)), 40.0)
-        water = (brown & (sd <= p.texture_brown_max)) | (grey & (sd <= p.texture_grey_max))
-        mask = water.astype(np.uint8) * 255
+        val_lo = p.val_lo
+        if offset is not None and float(offset.max()) >= 1.0:  # hue and saturation under the veil removed
+            work = cv2.subtract(work, (float(offset[0]), float(offset[1]), float(offset[2]), 0.0))
+            val_lo = max(0, p.val_lo - int(offset.max()))
+        hsv = cv2.cvtColor(work, cv2.COLOR_BGR2HSV)
+        # integer HSV boxes: brownish (hue, moderate saturation) and grey (low saturation), both at usable brightness
+        brown = cv2.inRange(hsv, (p.hue_lo, p.sat_brown_lo, val_lo), (p.hue_hi, p.sat_hi, p.val_hi))
+        grey = cv2.inRange(hsv, (0, 0, val_lo), (180, p.sat_brown_lo - 1, p.val_hi))
+        g = gray.astype(np.float32)
+        win = (p.texture_win, p.texture_win)
+        mean = cv2.boxFilter(g, cv2.CV_32F, win, borderType=cv2.BORDER_REFLECT)
+        sq = cv2.boxFilter(cv2.multiply(g, g), cv2.CV_32F, win, borderType=cv2.BORDER_REFLECT)
+        var = cv2.subtract(sq, cv2.multiply(mean, mean))
+        # relative texture (std / mean, illumination-invariant) compared squared: var <= (t * max(mean, 40))²
+        ref = cv2.max(mean, 40.0)
+        ref2 = cv2.multiply(ref, ref)
+        smooth_brown = cv2.compare(var, cv2.multiply(ref2, p.texture_brown_max ** 2), cv2.CMP_LE)
+        smooth_grey = cv2.compare(var, cv2.multiply(ref2, p.texture_grey_max ** 2), cv2.CMP_LE)
+        mask = cv2.bitwise_or(cv2.bitwise_and(brown, smooth_brown), cv2.bitwise_and(grey, smooth_grey))
+        k_open, k_close, k_mark = self._kernels()
         if p.open_px > 1:
-            mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (p.open_px, p.open_px)))
+            mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, k_open)
         if p.close_px > 1:
-            mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (p.close_px, p.close_px)))
+            mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, k_close)
         if p.min_blob > 0:
             mask = drop_small_blobs(mask, p.min_blob * mask.size)
+        marks = cv2.morphologyEx(gray, cv2.MORPH_TOPHAT, k_mark) >= p.mark_contrast
+        return mask, marks
+
+    def water_mask(self, image: np.ndarray, scale: float | None = None) -> np.ndarray:
+        """uint8 mask (255 = water-like) of a BGR image, same size as the image. `scale`: resize
+        factor to the working resolution (default: an integer downscale to at most work_width wide)."""
+        h, w = image.shape[:2]
+        if scale is None:
+            scale = self.work_size(h, w)[1] / w
+        work = image
+        if scale < 1.0:
+            work = downscale(image, max(1, round(w * scale)), max(1, round(h * scale)))
+        mask, _ = self.water_mask_work(work)
         if work is not image:
             mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
         return mask
@@ -141,8 +202,7 @@ class FloodingAnalyzer(Analyzer):
 
     def marks_mask(self, gray_work: np.ndarray) -> np.ndarray:
         """Bright thin structures (lane marks, kerb paint, zebra) at work resolution: white top-hat."""
-        k = cv2.getStructuringElement(cv2.MORPH_RECT, (self.params.mark_tophat, self.params.mark_tophat))
-        return cv2.morphologyEx(gray_work, cv2.MORPH_TOPHAT, k) >= self.params.mark_contrast
+        return cv2.morphologyEx(gray_work, cv2.MORPH_TOPHAT, self._kernels()[2]) >= self.params.mark_contrast
 
     # -- the analyzer -------------------------------------------------------------------------
     def analyze(self, image: np.ndarray, zone: Zone, ctx: AnalyzeContext) -> Observation:
@@ -150,37 +210,39 @@ class FloodingAnalyzer(Analyzer):
             raise ValueError(f"expected a BGR image, got shape {image.shape}")
         p = self.params
         h, w = image.shape[:2]
-        zmask = zone.mask(h, w)
-        x0, y0, x1, y1 = zone.bbox(h, w)
-        # analyse the zone's bounding box plus a margin (so window statistics near the border are real)
-        m = int(np.ceil((p.texture_win + p.close_px) * max(1.0, w / p.work_width)))
-        cx0, cy0, cx1, cy1 = max(x0 - m, 0), max(y0 - m, 0), min(x1 + m, w), min(y1 + m, h)
-        crop = image[cy0:cy1, cx0:cx1]
-        scale = min(1.0, p.work_width / w)
-        crop_mask = self.water_mask(crop, scale=scale)
-        ch, cw = crop.shape[:2]
-        zcrop = zmask[cy0:cy1, cx0:cx1] > 0
+        # everything runs at the working resolution on the zone's bounding box (plus a margin so that
+        # window statistics near its border are real), brought to the working width once; the zone is rasterised there
+        hw, ww = self.work_size(h, w)
+        sy, sx = h / hw, w / ww
+        zmask_w = zone.mask(hw, ww)
+        x0, y0, x1, y1 = zone.bbox(hw, ww)
+        m = p.texture_win + p.close_px
+        cx0, cy0, cx1, cy1 = max(x0 - m, 0), max(y0 - m, 0), min(x1 + m, ww), min(y1 + m, hw)
+        cw, ch = cx1 - cx0, cy1 - cy0
+        fx0, fy0, fx1, fy1 = round(cx0 * sx), round(cy0 * sy), min(round(cx1 * sx), w), min(round(cy1 * sy), h)
+        work = downscale(image[fy0:fy1, fx0:fx1], cw, ch)
+        zcrop = zmask_w[cy0:cy1, cx0:cx1] > 0
         zone_px = int(np.count_nonzero(zcrop))
 
+        offset, bright = self.colour_correction(image, round(y0 * sy))
+        dark = bright < p.dark_val  # night: the hues are the street lights'
+        crop_mask, marks = self.water_mask_work(work, offset)
+
         # colour available? (IR / night greyscale frames have none)
-        small = cv2.resize(crop, (max(8, cw // 8), max(8, ch // 8)), interpolation=cv2.INTER_AREA)
-        zsmall = cv2.resize(zcrop.astype(np.uint8), small.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
-        sat = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)[..., 1]
-        colourless = bool(zsmall.any() and float(sat[zsmall].mean()) < p.colourless_sat)
-        thumb = cv2.resize(image, (64, max(1, round(64 * h / w))), interpolation=cv2.INTER_AREA)
-        dark = bool(float(np.median(thumb.max(axis=2))) < p.dark_val)  # night: the hues are the street lights'
+        sat = cv2.cvtColor(work[::4, ::4], cv2.COLOR_BGR2HSV)[..., 1]
+        zs = zcrop[::4, ::4]
+        colourless = bool(zs.any() and float(sat[zs].mean()) < p.colourless_sat)
 
         raw_water = (crop_mask > 0) & zcrop
-        raw_share = float(np.count_nonzero(raw_water)) / zone_px if zone_px else 0.0
-
-        # lane marks visible inside the water: a thin film, not a flood
-        work = crop if scale >= 1.0 else cv2.resize(crop, (max(1, round(cw * scale)), max(1, round(ch * scale))),
-                                                     interpolation=cv2.INTER_AREA)
-        marks = self.marks_mask(cv2.cvtColor(work, cv2.COLOR_BGR2GRAY))
-        if marks.shape != (ch, cw):
-            marks = cv2.resize(marks.astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST) > 0
         n_water = int(np.count_nonzero(raw_water))
-        marks_in_water = float(np.count_nonzero(marks & raw_water)) / n_water if n_water else 0.0
+        raw_share = n_water / zone_px if zone_px else 0.0
+
+        # lane marks visible inside the water: a thin film, not a flood. The marks themselves are holes in
+        # the mask (they are bright and edged), so count those lying within the water's near neighbourhood
+        marks_in_water = 0.0
+        if n_water:
+            near = cv2.dilate(raw_water.view(np.uint8), self._kernels()[1]) if p.mark_near else raw_water.view(np.uint8)
+            marks_in_water = float(np.count_nonzero(marks & (near > 0) & zcrop)) / n_water
         damp = p.mark_damp * float(np.clip((marks_in_water - p.mark_damp_lo) / (p.mark_damp_hi - p.mark_damp_lo), 0, 1))
 
         mode = "single"
@@ -189,7 +251,7 @@ class FloodingAnalyzer(Analyzer):
         key = (h, w, cx0, cy0, cx1, cy1)
         feats = None
         if not ctx.single:
-            feats = self.baseline.features(crop)
+            feats = self.baseline.features(work)
             if self.baseline.ready and self.baseline.matches(key):
                 mode = "baseline"
                 changed = (self.baseline.colour_distance(feats) >= p.change_de) | \
@@ -211,7 +273,7 @@ class FloodingAnalyzer(Analyzer):
         effective = share * (1.0 - damp)
         score = self.score_from_share(effective)
         if (colourless or dark) and mode != "baseline":
-            score *= 0.45  # colour is missing or lies (IR, sodium lights): never alarm on one such image
+            score *= p.night_scale  # colour is missing or lies (IR, sodium lights): never alarm on one such image
 
         detail = {"water_share": round(share, 4), "effective_share": round(effective, 4),
                   "raw_share": round(raw_share, 4), "marks_in_water": round(marks_in_water, 4),
@@ -221,7 +283,12 @@ class FloodingAnalyzer(Analyzer):
         if score >= ctx.threshold:
             detail["severity"] = next(name for lo, name in SEVERITY if effective >= lo)
         full = np.zeros((h, w), np.uint8)
-        full[cy0:cy1, cx0:cx1][water] = 255
+        if water_px:
+            wm = water.view(np.uint8) * np.uint8(255)
+            if (cw, ch) != (fx1 - fx0, fy1 - fy0):
+                wm = cv2.resize(wm, (fx1 - fx0, fy1 - fy0), interpolation=cv2.INTER_NEAREST)
+                wm = cv2.bitwise_and(wm, zone.mask(h, w)[fy0:fy1, fx0:fx1])
+            full[fy0:fy1, fx0:fx1] = wm
         line = getattr(zone, "reference_line", None)
         if line:
             detail.update(depth_from_line(full, line, getattr(zone, "reference_height_cm", None)))
@@ -258,6 +325,18 @@ def depth_from_line(water_mask: np.ndarray, line, height_cm: float | None = None
     if height_cm:
         out["depth_cm_est"] = round(frac * float(height_cm), 1)
     return out
+
+
+def downscale(img: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Resize img to w×h (smaller): an exact integer-factor INTER_AREA box average first (fast; a
+    fractional INTER_AREA costs ~30× more), then INTER_LINEAR for what is left (a factor below 2)."""
+    k = min(img.shape[1] // max(w, 1), img.shape[0] // max(h, 1))
+    if k >= 2:
+        H, W = (img.shape[0] // k) * k, (img.shape[1] // k) * k
+        img = cv2.resize(img[:H, :W], (W // k, H // k), interpolation=cv2.INTER_AREA)
+    if img.shape[1] != w or img.shape[0] != h:
+        img = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+    return img
 
 
 def local_std(gray: np.ndarray, win: int) -> np.ndarray:
