@@ -20,13 +20,14 @@ import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import attrgetter
 from pathlib import Path
 from typing import Iterable
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from social.normalize import analyse
+from social.normalize import Caseless, analyse
 from social.phrases import Match, Phrase, PhraseIndex, PhraseSet, parse_phrase
 
 __all__ = ["Classification", "Classifier", "Lexicon", "LexiconError", "load_lexicon", "default_classifier",
@@ -152,10 +153,11 @@ class Classification:
 
 
 # Dates and clock times: "28/10", "4-11", "ngày 14/9", "lúc 10 giờ", "11 giờ 15", "22h".
-_DATE = re.compile(r"(?<![\w/.])(?:[0-3]?\d)\s*[/-]\s*(?:0?[1-9]|1[0-2])(?![\w/])|(?<!\w)\d{1,2}\s*(?:giờ|h)(?:\s*\d{1,2})?(?!\w)",
-                   re.IGNORECASE)
+_DATE = Caseless(r"(?<![\w/.])(?:[0-3]?\d)\s*[/-]\s*(?:0?[1-9]|1[0-2])(?![\w/])|(?<!\w)\d{1,2}\s*(?:giờ|h)(?:\s*\d{1,2})?(?!\w)")
+_DIGIT = re.compile(r"\d")
 _NOT_DATE_BEFORE = re.compile(r"(?:đường|duong|hẻm|hem|số|so|kiệt|ngõ)\s*$", re.IGNORECASE)
 _QUESTION_MARK = re.compile(r"\?\s*$|\?\s")
+_start = attrgetter("start")
 _PLACE_PREFIX = {"phuong", "xa", "duong", "quan", "hem", "khu", "pho", "huyen", "cau", "cho", "benh", "truong"}
 
 
@@ -171,45 +173,55 @@ class Classifier:
             sets[f"not:{code}"] = lx.nots[code]
         self._index = PhraseIndex(sets)
         self._keys = [(code, f"cue:{code}", f"not:{code}") for code in self.categories]
+        self._order = {c: i for i, c in enumerate(self.categories)}
 
     @property
     def version(self) -> str:
         return self.lexicon.version
 
     def classify(self, text: str) -> Classification:
-        lx, sc = self.lexicon, self.lexicon.scoring
+        sc = self.lexicon.scoring
         doc = analyse(text)
         cleaned, folds = doc.cleaned, doc.folds
         found = self._index.find_all(doc)
         masks = found["masks"]
 
-        context = [m for m in found["context"] if not any(m.overlaps(h) for h in masks)]
+        context = found["context"]
+        if masks:
+            context = [m for m in context if not any(m.overlaps(h) for h in masks)]
         questions = [m for m in context if m.phrase.label == "question"]
 
         # 1. category cues (a cue inside a question is asked about, not reported)
         scores: dict[str, float] = {}
         matched: dict[str, list[Match]] = {}
+        top: dict[str, float] = {}  # the heaviest cue's weight
         for code, cue_key, not_key in self._keys:
-            cue_ms = found[cue_key]
-            if not cue_ms:
+            ms = found.get(cue_key)
+            if not ms:
                 continue
-            hidden = masks + questions + found[not_key]
-            ms = [m for m in cue_ms if not any(m.overlaps(h) for h in hidden)]
-            # a cue inside a longer cue of at least its weight ("ngập" in "ngập sâu") adds nothing
-            ms = [m for m in ms if not any(o is not m and o.start <= m.start and m.end <= o.end
-                                           and (o.end - o.start) > (m.end - m.start) and o.phrase.weight >= m.phrase.weight
-                                           for o in ms)]
+            hidden = masks + questions + found.get(not_key, [])
+            if hidden:
+                ms = [m for m in ms if not any(m.overlaps(h) for h in hidden)]
+            if len(ms) > 1:
+                # a cue inside a longer cue of at least its weight ("ngập" in "ngập sâu") adds nothing
+                ms = [m for m in ms if not any(o is not m and o.start <= m.start and m.end <= o.end
+                                               and (o.end - o.start) > (m.end - m.start) and o.phrase.weight >= m.phrase.weight
+                                               for o in ms)]
             best: dict[str, Match] = {}
             for m in ms:
                 best.setdefault(m.phrase.text, m)
-            if best and max(m.phrase.weight for m in best.values()) >= 1.0:
-                scores[code] = min(sc.cue_cap, sum(m.phrase.weight for m in best.values()))
-                matched[code] = sorted(best.values(), key=lambda m: m.start)
+            if best:
+                weights = [m.phrase.weight for m in best.values()]
+                heaviest = max(weights)
+                if heaviest >= 1.0:
+                    scores[code] = min(sc.cue_cap, sum(weights))
+                    top[code] = heaviest
+                    matched[code] = sorted(best.values(), key=_start) if len(best) > 1 else list(best.values())
         if not scores:
             return Classification(None, False, 0.0, (), tuple(f"question:{m.text}" for m in questions))
-        order = {c: i for i, c in enumerate(self.categories)}
-        category = max(scores, key=lambda c: (scores[c], max(m.phrase.weight for m in matched[c]), -order[c]))
-        strong = {c for c in scores if max(m.phrase.weight for m in matched[c]) >= WEIGHTS["strong"]}
+        order = self._order
+        category = max(scores, key=lambda c: (scores[c], top[c], -order[c])) if len(scores) > 1 else next(iter(scores))
+        strong = {c for c in scores if top[c] >= WEIGHTS["strong"]}
         for winner, loser in sc.precedence:
             if category == loser and winner in strong and loser in strong:
                 category = winner
@@ -228,10 +240,12 @@ class Classifier:
             elif m.phrase.label != "question":
                 negative += m.phrase.weight
             signals.append(f"{m.phrase.label}:{m.text}")
-        for d in _DATE.finditer(cleaned):
-            if not _NOT_DATE_BEFORE.search(cleaned[: d.start()]):
+        digit = _DIGIT.search(cleaned)  # a date or a time starts with a digit: search from the first
+        for d in (_DATE.finditer(cleaned, digit.start()) if digit else ()):
+            # the longest of those words has 5 letters: the end of what comes before is enough
+            if not _NOT_DATE_BEFORE.search(cleaned[: d.start()].rstrip()[-5:]):
                 report += sc.date_marker
-                signals.append(f"report:{d.group(0)}")
+                signals.append(f"report:{cleaned[d.start():d.end()]}")
                 break
         if "?" in cleaned and _QUESTION_MARK.search(cleaned):
             question = True
@@ -240,7 +254,7 @@ class Classifier:
 
         # 3. place: another city?
         places = [m for m in found["other_places"]
-                  if not any(m.overlaps(h) for h in masks)
+                  if not (masks and any(m.overlaps(h) for h in masks))
                   and not (m.start > 0 and folds[m.start - 1] in _PLACE_PREFIX)]
         place_adj = 0.0
         if places:

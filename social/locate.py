@@ -45,7 +45,7 @@ import yaml
 
 import re
 
-from social.normalize import Doc, analyse, fold
+from social.normalize import Caseless, Doc, analyse, fold
 from social.phrases import Match, PhraseIndex, PhraseSet, parse_phrase
 
 __all__ = ["Place", "Ward", "LegacyWard", "District", "Street", "Gazetteer", "Locator", "locate",
@@ -348,6 +348,7 @@ def _longest_first(matches: list[Match], taken: list[Match] = ()) -> list[Match]
 
 
 _NUMBER_WORDS = {"hem", "so", "ngo", "kiet", "ngach", "nha"}
+_fold_name = lru_cache(maxsize=65536)(fold)  # street names recur from post to post
 
 # ---- names the gazetteer does not know: "đường Đặng Nguyên Cẩn", "đường số 19", "hẻm 12 Tô Hiệu" ------------
 _WORD_RX = re.compile(r"[^\W_]+(?:[-/][^\W_]+)*|[^\w\s]+")
@@ -357,9 +358,14 @@ _NAME_STOP = {"phường", "quận", "huyện", "xã", "tỉnh", "khu", "hẻm",
               "gần", "tại", "ở", "của", "thuộc", "và", "với", "chợ", "cầu", "sáng", "chiều", "tối", "đêm", "trưa",
               "hôm", "ngày", "lúc", "bị", "đã", "đang", "vừa", "nước", "cây", "mất", "để", "ống", "dây", "khi", "do",
               "phuong", "quan", "huyen", "thanh pho", "doan", "tai", "cua", "thuoc", "gan", "luc", "ngay", "bi"}
-_CROSS = re.compile(r"(?<![^\W_])(?:ngã tư|ngã ba|ngã năm|ngã sáu|ngã 4|ngã 3|giao lộ|giao điểm|góc đường|góc|"
-                    r"giao nhau giữa|giao cắt giữa|nút giao|nga tu|nga ba|nga 4|nga 3|giao lo|goc)\s+(?:đường\s+|duong\s+)?",
-                    re.IGNORECASE)
+_CROSS = Caseless(r"(?<![^\W_])(?:ngã tư|ngã ba|ngã năm|ngã sáu|ngã 4|ngã 3|giao lộ|giao điểm|góc đường|góc|"
+                  r"giao nhau giữa|giao cắt giữa|nút giao|nga tu|nga ba|nga 4|nga 3|giao lo|goc)\s+(?:đường\s+|duong\s+)?")
+# The first words (lowercased tokens) that matches of _CROSS, _OTHER_AREA and _STREET_AFTER start with: a post
+# without any of them is not searched (a set test on the tokens is much cheaper than a regex pass over the post).
+_CROSS_FIRST = frozenset({"ngã", "nga", "giao", "góc", "goc", "nút"})
+_OTHER_AREA_FIRST = frozenset({"quận", "huyện", "thị", "tỉnh", "thành"})
+_STREET_AFTER_FIRST = frozenset({"đường", "phố", "đại", "tuyến", "hẻm", "số", "kiệt", "ngõ"})
+_ODD_CASE = ("ı", "ſ", "İ")  # re.IGNORECASE takes them for i/s, lower() does not: with one, search anyway
 _CONNECT = re.compile(r"^\s*(?:[-–—/&x×,]|và|va|với|voi|giao với|giao|cắt)\s*(?:đường\s+|duong\s+)?$", re.IGNORECASE)
 _CONNECT_NEXT = re.compile(r"\s*(?:[-–—/&x×,]|và|va|với|voi)\s*(?:đường\s+|duong\s+)?", re.IGNORECASE)
 _OLD_NUM_WARD = re.compile(r"(?<![^\W_])(?:phường|phuong)\s+(\d{1,2})(?!\d)", re.IGNORECASE)
@@ -393,8 +399,7 @@ def _name_after(text: str, pos: int, allow_number_first: bool) -> tuple[int, int
     return words[0][0], words[-1][1], " ".join(w for _, _, w in words)
 
 
-_STREET_AFTER = re.compile(r"(?<![^\W_])(?:(đường|phố|đại lộ|tuyến đường)(\s+số)?|(?:hẻm|số|kiệt|ngõ)\s+\d+[\w/]*)\s+",
-                           re.IGNORECASE)
+_STREET_AFTER = Caseless(r"(?<![^\W_])(?:(đường|phố|đại lộ|tuyến đường)(\s+số)?|(?:hẻm|số|kiệt|ngõ)\s+\d+[\w/]*)\s+")
 
 
 def _generic_streets(text: str) -> list[tuple[int, int, str]]:
@@ -468,10 +473,12 @@ class Locator:
         mentions: list[tuple[int, int, str, Street | None]] = [
             (m.char_start, m.char_end, g._street_index[m.phrase.label].name, g._street_index[m.phrase.label])
             for m in street_ms]
-        for a, b, name in _generic_streets(cleaned):
+        texts = doc.texts
+        odd = any(c in cleaned for c in _ODD_CASE)
+        for a, b, name in (_generic_streets(cleaned) if odd or not _STREET_AFTER_FIRST.isdisjoint(texts) else ()):
             if not any(a < e and s < b for s, e, _, _ in mentions) and \
                     not any(a < m.char_end and m.char_start < b for m in ward_ms + dist_ms + land_ms):
-                known = g._street_by_fold.get(fold(name))
+                known = g._street_by_fold.get(_fold_name(name))
                 mentions.append((a, b, known.name if known else name, known))
         mentions.sort()
 
@@ -480,7 +487,7 @@ class Locator:
         street_addr = None
         pos = ref
         precision_override = None
-        cross = self._intersection(cleaned, mentions)
+        cross = self._intersection(cleaned, mentions) if odd or not _CROSS_FIRST.isdisjoint(texts) else None
         if cross is not None:
             (a_name, a_st), (b_name, b_st), text_span = cross
             matched.insert(0, text_span)
@@ -515,7 +522,7 @@ class Locator:
                 matched.append(land_ms[0].text)
 
         other_area = None
-        if district is None:
+        if district is None and not _OTHER_AREA_FIRST.isdisjoint(texts):
             for m in _OTHER_AREA.finditer(cleaned):
                 if fold(m.group(2)) not in ("ho chi minh",):
                     other_area = f"{m.group(1)} {m.group(2)}"

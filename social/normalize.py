@@ -28,22 +28,44 @@ from functools import lru_cache
 
 __all__ = [
     "nfc", "fold", "has_diacritics", "expand_abbreviations", "strip_urls", "clean",
-    "Token", "tokenize", "token_matches", "mark_signature", "typed_without_diacritics",
+    "Token", "tokenize", "Caseless", "token_matches", "mark_signature", "typed_without_diacritics",
     "author_hash", "is_retweet", "text_fingerprint", "Doc", "analyse", "doc_of_tokens",
 ]
 
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _NEWLINE = re.compile(r" *\n *")
+# an invisible character, or a space that _SPACES would change (any but a single " ")
+_ODD_SPACE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad\t\u00a0\u2000-\u200a\u202f\u205f\u3000]|  ")
+
+def _re_lower(text: str) -> str:
+    """Lowercase as re.IGNORECASE compares: it also lets "ı" match "i" and "ſ" match "s" ("K" and "İ" lowercase to
+    k and i already). (str.replace: a translate table is slow on non-ASCII text.)"""
+    low = text.lower()
+    if "ı" in low or "ſ" in low:
+        low = low.replace("ı", "i").replace("ſ", "s")
+    return low
+
+
+class Caseless:
+    """A lowercase pattern matched regardless of case. `re` runs an IGNORECASE pattern about three times slower, so
+    it runs case-sensitively on the lowercased text whenever lowercasing keeps every character in place (all but
+    a few exotic texts). Positions refer to the text given; use them, as group() may be the lowercased text."""
+    __slots__ = ("_low", "_any")
+
+    def __init__(self, pattern: str):
+        self._low, self._any = re.compile(pattern), re.compile(pattern, re.IGNORECASE)
+
+    def finditer(self, text: str, pos: int = 0):
+        low = _re_lower(text)
+        return self._low.finditer(low, pos) if len(low) == len(text) else self._any.finditer(text, pos)
 
 
 def nfc(text: str) -> str:
     """NFC-normalise, drop zero-width/format characters, collapse runs of spaces (keeps newlines)."""
     text = unicodedata.normalize("NFC", text)
-    if not text.isascii():  # the invisible characters and the odd spaces are all outside ASCII
+    if _ODD_SPACE.search(text):  # rare: most posts need neither pass
         text = _INVISIBLE.sub("", text)
-        text = _SPACES.sub(" ", text)
-    elif "  " in text or "\t" in text:
         text = _SPACES.sub(" ", text)
     if "\n" in text:
         text = _NEWLINE.sub("\n", text)
@@ -113,7 +135,7 @@ def strip_urls(text: str) -> str:
 def _hashtag_words(m: re.Match) -> str:
     tag = m.group(1).replace("_", " ")
     # "#NgậpNước" → "Ngập Nước"; an all-lowercase tag ("#ngapnuoc") cannot be split without a dictionary
-    if not tag.isupper():
+    if not tag.isupper() and any(map(str.isupper, tag)):
         tag = "".join(" " + c if c.isupper() and i and tag[i - 1].isalpha() and not tag[i - 1].isupper() else c
                       for i, c in enumerate(tag))
     return f" {tag} "
@@ -156,18 +178,35 @@ _ABBREVIATIONS: list[tuple[str, str]] = [
     (rf"{_B0}vs{_B1}", "với"),
     (rf"{_B0}r{_B1}(?!\s*\d)", "rồi"),
 ]
-# What each pattern above needs in the lowercased text (every group: one of its strings), so that most
-# patterns are skipped without a regex scan. A pattern matches only text that has all it needs.
-_ABBR_NEEDS: list[tuple[tuple[str, ...], ...]] = [
-    (("hcm", "minh"),), (("hcm", "sg"),), (("tp",),), (("tx",),),
-    (("q",),), (("q",), (".",)), (("p",),), (("p",), (".",)), (("h",), (".",)), (("x",), (".",)), (("kp",),),
-    (("đ",), (".",)), (("ql",),), (("tl",),),
-    (("ko", "kh", "hok", "hong", "k0"),), (("k",),), (("dc", "đc", "dk", "đk"),), (("ng",), (".",)), (("ng",),),
-    (("mn",),), (("nc",),), (("vs",),), (("r",),),
+# Every pattern above starts at the beginning of a word (a run of letters/digits); these say which whole words
+# can begin a match of each pattern. Each pattern is tried only where such a word starts (re.match there finds what
+# re.sub would: lookbehinds see the text before the position), so most posts need no pass over the text at all.
+_ABBR_FIRST_WORD: list[str] = [
+    r"tp(?:hcm|hồ|ho)?|thành|thanh", r"tphcm|hcmc|hcm|sg", r"tp", r"tx",
+    r"q\d{0,2}", r"q", r"p\d{0,2}", r"p", r"h", r"x", r"kp\d{0,3}",
+    r"đ", r"ql(?:\d{1,3}[a-z]?)?", r"tl(?:\d{1,3}[a-z]?)?",
+    r"ko|kh|khg|khum|hok|hong|k0", r"k", r"dc|đc|dk|đk", r"ng", r"ng",
+    r"mn", r"nc", r"vs", r"r",
 ]
-assert len(_ABBR_NEEDS) == len(_ABBREVIATIONS)
-# re.IGNORECASE also lets "ı" match "i" and "ſ" match "s" ("K" and "İ" lowercase to k and i already)
-_RE_CASE = str.maketrans({"ı": "i", "ſ": "s"})
+assert len(_ABBR_FIRST_WORD) == len(_ABBREVIATIONS)
+_ABBR_WORDS = Caseless(rf"{_B0}(?:{'|'.join(_ABBR_FIRST_WORD)}){_B1}")
+_ABBR_FIRST_RX = [re.compile(w) for w in _ABBR_FIRST_WORD]
+
+
+@lru_cache(maxsize=4096)
+def _abbr_patterns(word: str) -> tuple[int, ...]:
+    """The patterns a match of which can begin with this word (lowercased)."""
+    return tuple(i for i, rx in enumerate(_ABBR_FIRST_RX) if rx.fullmatch(word))
+
+
+def _abbr_todo(text: str, after: int = -1) -> dict[int, list[int]]:
+    """Pattern index (> `after`) → where the words that can begin one of its matches start, in text order."""
+    todo: dict[int, list[int]] = {}
+    for m in _ABBR_WORDS.finditer(text):
+        for i in _abbr_patterns(_re_lower(m.group())):
+            if i > after:
+                todo.setdefault(i, []).append(m.start())
+    return todo
 
 
 def _replace(repl: str):
@@ -185,7 +224,7 @@ def _replace(repl: str):
     return sub
 
 
-_ABBR_COMPILED = [(re.compile(p, re.IGNORECASE), _replace(r), needs) for (p, r), needs in zip(_ABBREVIATIONS, _ABBR_NEEDS)]
+_ABBR_COMPILED = [(re.compile(p, re.IGNORECASE), _replace(r)) for p, r in _ABBREVIATIONS]
 
 
 def expand_abbreviations(text: str) -> str:
@@ -193,19 +232,23 @@ def expand_abbreviations(text: str) -> str:
 
     Works on text with or without diacritics; the expansion is written with diacritics.
     "dk"/"đc" (được) and "k" are expanded only as stand-alone words: "50k" and "50 k" stay.
+    The patterns apply in order, each to the text the earlier ones left (as one re.sub each would).
     """
-    low = text.lower().translate(_RE_CASE)
-    for rx, sub, needs in _ABBR_COMPILED:
-        for group in needs:
-            for n in group:
-                if n in low:
-                    break
-            else:
-                break  # a group with none of its strings: the pattern cannot match
-        else:
-            new = rx.sub(sub, text)
-            if new != text:
-                text, low = new, new.lower().translate(_RE_CASE)
+    todo = _abbr_todo(text)
+    while todo:
+        i = min(todo)
+        rx, sub = _ABBR_COMPILED[i]
+        parts: list[str] = []
+        last = 0
+        for pos in todo.pop(i):
+            if pos >= last and (m := rx.match(text, pos)):
+                parts += (text[last:pos], sub(m))
+                last = m.end()
+        if parts:
+            new = "".join(parts) + text[last:]
+            if new != text:  # positions moved, and the expansion may bring words of its own: look again
+                text = new
+                todo = _abbr_todo(text, i)
     return text
 
 
@@ -236,10 +279,11 @@ _WORD = re.compile(r"[^\W\d_]+")
 LOOSE_BELOW = 0.35
 
 
-# Each distinct word is analysed once (the vocabulary of posts is small); a cache is dropped when it grows
-# past _WORD_CACHE_MAX entries, so a long run cannot grow it without bound.
-_WORD_CACHE_MAX = 200_000
-_marked_cache: dict[str, bool] = {}  # word → written with diacritics
+# Each distinct word is analysed once (the vocabulary of posts is small; the caches are bounded).
+@lru_cache(maxsize=200_000)
+def _marked(word: str) -> bool:
+    """Written with diacritics?"""
+    return fold(word) != word.lower()
 
 
 def typed_without_diacritics(text: str) -> bool:
@@ -251,15 +295,7 @@ def typed_without_diacritics(text: str) -> bool:
     words = _WORD.findall(text)
     if not words:
         return True
-    marked = 0
-    for w in words:
-        m = _marked_cache.get(w)
-        if m is None:
-            if len(_marked_cache) >= _WORD_CACHE_MAX:
-                _marked_cache.clear()
-            m = _marked_cache[w] = fold(w) != w.lower()
-        marked += m
-    return marked / len(words) < LOOSE_BELOW
+    return sum(map(_marked, words)) / len(words) < LOOSE_BELOW
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,22 +309,17 @@ class Token:
     loose: bool = False  # written without diacritics in a text typed without them: matches any marks
 
 
-_word_cache: dict[str, tuple[str, str, str]] = {}
-
-
-def _word(s: str) -> tuple[str, str, str]:
-    """(lowercased, folded, mark signature) of a token; (itself, None, "") for a break."""
-    got = _word_cache.get(s)
-    if got is None:
-        if len(_word_cache) >= _WORD_CACHE_MAX:
-            _word_cache.clear()
-        if s[0] in _BREAK_CHARS:
-            got = (s, None, "")
-        else:
-            low = s.lower()
-            got = (low, fold(low), mark_signature(low))
-        _word_cache[s] = got
-    return got
+@lru_cache(maxsize=200_000)
+def _word(s: str) -> tuple[str, str | None, str, bool]:
+    """(lowercased, folded, mark signature, matches any marks in a text typed without diacritics) of a token;
+    (itself, None, "", False) for a break."""
+    if s[0] in _BREAK_CHARS:
+        return s, None, "", False
+    low = s.lower()
+    if s.isascii():  # numbers, words typed without diacritics: folded = lowercased, no marks
+        return low, low, "", True
+    marks = mark_signature(low)
+    return low, fold(low), marks, not marks
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,15 +342,13 @@ class Doc:
 
 
 def _scan(text: str, loose: bool) -> Doc:
-    words = []
-    append = words.append
-    for m in _TOKEN.finditer(text):
-        s = m.group()
-        low, f, mk = _word(s)  # a break token gives (itself, None, "")
-        append((low, f, mk, loose and f is not None and not mk, *m.span()))
-    if not words:
+    # map() over the match objects and the word cache keeps the per-token loop in C
+    ms = list(_TOKEN.finditer(text))
+    if not ms:
         return Doc(text, loose, (), (), (), (), (), ())
-    return Doc(text, loose, *zip(*words))
+    texts, folds, marks, lax = zip(*map(_word, map(re.Match.group, ms)))
+    return Doc(text, loose, texts, folds, marks, lax if loose else (False,) * len(ms),
+               tuple(map(re.Match.start, ms)), tuple(map(re.Match.end, ms)))
 
 
 def doc_of_tokens(tokens, cleaned: str = "") -> Doc:

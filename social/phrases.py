@@ -101,13 +101,21 @@ class PhraseSet:
 class _Node:
     """A trie node: phrases sharing their first slots share nodes. `words`: folded word → [(marks accepted,
     child)]; `gaps`: [(max words, child)]; `ends`: (order, set name, phrase) of the phrases complete here."""
-    __slots__ = ("words", "gaps", "ends", "_by_slot")
+    __slots__ = ("words", "gaps", "ends", "inner", "plain", "_by_slot")
 
     def __init__(self):
         self.words: dict[str, list[tuple[frozenset[str], _Node]]] = {}
         self.gaps: list[tuple[int, _Node]] = []
         self.ends: list[tuple[int, str, Phrase]] = []
+        self.inner = False  # has words or gaps after it (set once the trie is built)
+        self.plain = False  # words after it, nothing else: no phrase ends here, no gap follows
         self._by_slot: dict[_Word | _Gap, _Node] = {}
+
+    def finish(self) -> None:
+        self.inner = bool(self.words or self.gaps)
+        self.plain = bool(self.words) and not self.gaps and not self.ends
+        for child in self._by_slot.values():
+            child.finish()
 
     def child(self, slot: _Word | _Gap) -> "_Node":
         node = self._by_slot.get(slot)
@@ -151,6 +159,7 @@ class PhraseIndex:
                     node = node.child(slot)
                 node.ends.append((order, name, p))
                 order += 1
+        self._root.finish()
 
     def find_all(self, doc: Doc | Sequence[Token], source: str = "") -> dict[str, list[Match]]:
         if not isinstance(doc, Doc):
@@ -162,34 +171,53 @@ class PhraseIndex:
         root_words = self._root.words
         found: dict[int, tuple[int, str, Phrase, int]] = {}
 
-        def walk(node: _Node, j: int) -> None:
+        def reach(node: _Node, j: int) -> None:
+            """The walk has matched up to `node`, before token j: record the phrases complete here (the first
+            success in depth-first order is a phrase's match), then go on (words first, then gaps, small first)."""
             for entry in node.ends:
-                if entry[0] not in found:  # first success in depth-first order = the phrase's match
+                if entry[0] not in found:
                     found[entry[0]] = (*entry, j)
+            if not node.inner:
+                return
             if j < n and node.words:
-                f = folds[j]  # None for a break
-                if f is not None:
-                    for ms, child in node.words.get(f, ()):
+                cands = node.words.get(folds[j])  # None (a break) is never a key
+                if cands:
+                    for ms, child in cands:
                         if lax[j] or marks[j] in ms:
-                            walk(child, j + 1)
+                            reach(child, j + 1)
             for max_words, child in node.gaps:
                 for skip in range(max_words + 1):
                     k = j + skip
                     if k > n or (skip and folds[k - 1] is None):
                         break
-                    walk(child, k)
+                    if child.plain:  # the usual "a ~N b": try b here without a call
+                        cands = child.words.get(folds[k]) if k < n else None
+                        if cands:
+                            for ms, c in cands:
+                                if lax[k] or marks[k] in ms:
+                                    reach(c, k + 1)
+                    else:
+                        reach(child, k)
 
-        for i in range(n):
-            f = folds[i]
-            cands = root_words.get(f) if f is not None else None
-            if not cands:
-                continue
-            for ms, child in cands:
-                if lax[i] or marks[i] in ms:
-                    walk(child, i + 1)
+        for i in [i for i, f in enumerate(folds) if f in root_words]:
+            lx, mk, j = lax[i], marks[i], i + 1
+            for ms, child in root_words[folds[i]]:
+                if lx or mk in ms:
+                    if child.plain:  # a longer phrase: call only when its next word is here
+                        cands = child.words.get(folds[j]) if j < n else None
+                        if cands:
+                            for ms2, c in cands:
+                                if lax[j] or marks[j] in ms2:
+                                    reach(c, j + 1)
+                    elif child.inner:
+                        reach(child, j)
+                    else:  # a one-word phrase: no call
+                        for entry in child.ends:
+                            if entry[0] not in found:
+                                found[entry[0]] = (*entry, j)
             if found:
                 cs = starts[i]
-                for _, (_, name, phrase, end) in sorted(found.items()):
+                for _, (_, name, phrase, end) in (sorted(found.items()) if len(found) > 1 else found.items()):
                     ce = ends[end - 1]
                     m = Match(phrase, i, end, cs, ce, text[cs:ce])
                     if name in out:
