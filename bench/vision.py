@@ -2,7 +2,12 @@
 JPEG in the same run. Median and p95 in ms. Last line: {"decode_ms": m, "analyzer_ms": {...}} (medians).
 
     python bench/vision.py [--frames 40]
-Targets: classical <= 10 ms/frame. Frames are synthetic (vision.scenes), upscaled to 1280x720.
+    python bench/vision.py --model-dir var/models     (learned: the store's current model)
+Targets: classical <= 10 ms/frame, learned classify <= 25 ms/frame. Frames are synthetic (vision.scenes),
+upscaled to 1280x720. The learned backend runs the store's current model when --model-dir is given,
+else a tiny model trained in this run (1 epoch on a few generated scenes: its speed is the real one,
+its accuracy is not); without ultralytics installed (the `train` extra) the learned rows are skipped.
+The learned analyzer's per-frame answer cache is switched off so every look pays a full inference.
 """
 from __future__ import annotations
 
@@ -27,10 +32,34 @@ def stats(ms: list[float]) -> tuple[float, float]:
     return float(np.median(a)), float(np.percentile(a, 95))
 
 
+def learned_model(model_dir: str | None):
+    """(store directory, temporary folder to remove) for the learned rows, or (None, None) to skip them."""
+    if model_dir:
+        return Path(model_dir), None
+    try:
+        import ultralytics  # noqa: F401
+    except ImportError:
+        print("learned: ultralytics not installed (the train extra): learned rows skipped", file=sys.stderr)
+        return None, None
+    import contextlib
+    import tempfile
+    from vision.modelstore import ModelStore
+    from vision.train import promote, synthetic_dataset, train
+    tmp = Path(tempfile.mkdtemp(prefix="bench-vision-"))
+    synthetic_dataset(tmp / "data", {"train": 2, "val": 1, "test": 1}, seed=99)
+    store = ModelStore(tmp / "models")
+    with contextlib.redirect_stdout(sys.stderr):
+        info = train(tmp / "data", store, epochs=1, imgsz=64, log=lambda m: print(m, file=sys.stderr))
+        promote(store, info["version"], log=lambda m: print(m, file=sys.stderr))
+    return store.directory, tmp
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=40)
+    ap.add_argument("--model-dir", help="model store whose current model the learned backend runs")
     args = ap.parse_args()
+    model_dir, tmp = learned_model(args.model_dir)
     cv2.setNumThreads(1)
     frames = []
     for i, kw in enumerate(({"water": 0.8}, {"tree": True}, {"wet": True}, {"rain": True}, {})):
@@ -48,7 +77,13 @@ def main() -> int:
     results = {}
     for category, backends in ANALYZERS.items():
         for backend in backends:
-            a = make_analyzer(category, backend)
+            if backend == "learned":
+                if model_dir is None:
+                    continue
+                a = make_analyzer(category, backend, model_dir=model_dir, threads=1)
+                a._classifier().cache_size = 0  # measure inference, not the shared per-frame answer
+            else:
+                a = make_analyzer(category, backend)
             ms = []
             for i in range(args.frames + 5):
                 img, zone = images[i % len(images)]
@@ -63,6 +98,9 @@ def main() -> int:
     dmed, dp95 = stats(decode)
     print(f"{'cv2.imdecode':<21} median {dmed:6.2f} ms   p95 {dp95:6.2f} ms  (1280x720 JPEG q85)")
     print(json.dumps({"decode_ms": round(dmed, 2), "analyzer_ms": results}))
+    if tmp is not None:
+        import shutil
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

@@ -1,14 +1,14 @@
 """Load and validate the YAML configuration; errors name the file, the key and the reason."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from configs.schema import BridgeFile, CamerasFile, CategoriesFile, SocialFile
+from configs.schema import BridgeFile, CamerasFile, CategoriesFile, SocialFile, VisionFile
 
 CONFIG_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = CONFIG_DIR.parent
@@ -45,6 +45,7 @@ class AppConfig:
     cameras: CamerasFile
     social: SocialFile
     bridge: BridgeFile
+    vision: VisionFile = field(default_factory=VisionFile)
 
     def resolve(self, p: str) -> Path:
         """Paths in configs are relative to the project root (where the samples and var/ live)."""
@@ -68,6 +69,8 @@ def load(directory: str | Path | None = None) -> AppConfig:
         cameras=load_file(d / "cameras.yaml", CamerasFile),
         social=load_file(d / "social.yaml", SocialFile),
         bridge=load_file(d / "bridge.yaml", BridgeFile),
+        # optional: holds only defaults, and config folders written before it existed must still load
+        vision=load_file(d / "vision.yaml", VisionFile) if (d / "vision.yaml").exists() else VisionFile(),
     )
     _cross_check(cfg)
     return cfg

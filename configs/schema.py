@@ -2,6 +2,7 @@
 A bad file fails at start with the file, the key and the reason (see configs.loader)."""
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -38,17 +39,34 @@ class CategoriesFile(_Conf):
         return {c.code: c for c in self.categories}
 
 
+# A model version: a folder name of the model store (no path separators, no leading dot).
+MODEL_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
 # ---- cameras.yaml ----------------------------------------------------------------------------
 class AnalyzerSettings(_Conf):
     threshold: float = Field(0.5, ge=0, le=1)
     confirm_k: int = Field(3, ge=1)  # confirm a state after K of the last N looks agree
     confirm_n: int = Field(5, ge=1)
     backend: str = "classical"
+    # learned backend: a model version in the model store (vision.yaml model_dir), or "current" = the promoted one
+    model: str | None = None
+
+    @field_validator("model")
+    @classmethod
+    def _model_version(cls, v: str | None) -> str | None:
+        if v is not None and not MODEL_VERSION.match(v):
+            raise ValueError(f"model {v!r} is not a model version: use 'current' or a version listed by "
+                             "`watch1022 models list` (letters, digits, '.', '_', '-')")
+        return v
 
     @model_validator(mode="after")
     def _k_le_n(self) -> "AnalyzerSettings":
         if self.confirm_k > self.confirm_n:
             raise ValueError(f"confirm_k ({self.confirm_k}) must not exceed confirm_n ({self.confirm_n})")
+        if self.model is not None and self.backend == "classical":
+            raise ValueError(f"model {self.model!r} is set but backend is 'classical' (no weights): "
+                             "set backend: learned, or remove model")
         return self
 
 
@@ -310,3 +328,14 @@ class BridgeFile(_Conf):
     evidence_base_url: str = "http://127.0.0.1:8022/evidence"
     bus: BusConf = Field(default_factory=BusConf)
     core: CoreConf = Field(default_factory=CoreConf)
+
+
+# ---- vision.yaml -----------------------------------------------------------------------------
+class VisionFile(_Conf):
+    """Where learned models live and how they run."""
+    # the model store: <model_dir>/<version>/model.onnx + model.json, and current.json naming the promoted one
+    # (relative paths are relative to the project root)
+    model_dir: str = "var/models"
+    onnx_threads: int = Field(1, ge=1, le=64)  # ONNX Runtime intra-op threads per model (many cameras share a core)
+    imgsz: int = Field(64, ge=16, le=1024)  # `watch1022 train` default input size (pixels, square)
+    epochs: int = Field(10, ge=1, le=1000)  # `watch1022 train` default epochs

@@ -72,7 +72,9 @@ def build_zone_checks(camera, make: Callable[..., Analyzer] = make_analyzer) -> 
         zone = Zone.from_conf(zc)
         for category, settings in zc.analyzers.items():
             try:
-                analyzer = make(category, settings.backend)
+                # A learned backend runs the model version the zone names (default: the promoted one).
+                options = {"model": settings.model} if settings.model else {}
+                analyzer = make(category, settings.backend, **options)
             except UnknownAnalyzer as e:
                 problems.append(f"zone {zc.name!r}: {e}")
                 continue

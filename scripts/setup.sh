@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up 1022 Watch in .venv/ (idempotent): a virtual environment with the project and its test tools,
 # pinned by constraints.txt so every machine installs the same versions.
-# --test-tools also installs, from Debian's packages, what the tests drive as real peers when it is missing:
+# --test-tools is for the test suite: it adds the `train` extra (PyTorch + ultralytics, several GB, for the
+# training tests) and, from Debian's packages, what the tests drive as real peers when it is missing:
 # Chromium (the console's browser tests) and ffmpeg (an RTSP server for the camera tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,12 +14,22 @@ if ! "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 
-# Re-install only when the dependency declarations changed since the last set-up.
+extras=test
+[ "${1:-}" = "--test-tools" ] && extras=test,train
+
+# Re-install only when the dependency declarations (or the extras asked for) changed since the last set-up.
 stamp=.venv/.watch1022-installed
-want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
+want=$( (cat pyproject.toml constraints.txt; echo "$extras") | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+  pip=(.venv/bin/python -m pip --disable-pip-version-check)
+  "${pip[@]}" install --quiet --upgrade pip
+  "${pip[@]}" install --quiet -c constraints.txt -e ".[$extras]"
+  # ultralytics asks for the GUI build opencv-python, which overwrites the cv2 of opencv-python-headless
+  # (and needs libGL): keep the headless build only.
+  if "${pip[@]}" show --quiet opencv-python >/dev/null 2>&1; then
+    "${pip[@]}" uninstall --quiet -y opencv-python
+    "${pip[@]}" install --quiet --force-reinstall --no-deps -c constraints.txt opencv-python-headless
+  fi
   echo "$want" > "$stamp"
 fi
 

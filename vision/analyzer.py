@@ -88,10 +88,11 @@ class UnknownAnalyzer(LookupError):
 
 # category -> backend -> "module:Class"
 ANALYZERS: dict[str, dict[str, str]] = {
-    "flooding": {"classical": "vision.flooding:FloodingAnalyzer"},
-    "fallen_tree": {"classical": "vision.fallen_tree:FallenTreeAnalyzer"},
+    "flooding": {"classical": "vision.flooding:FloodingAnalyzer",
+                 "learned": "vision.learned:LearnedFloodingAnalyzer"},  # ONNX classify model (model: version)
+    "fallen_tree": {"classical": "vision.fallen_tree:FallenTreeAnalyzer",
+                    "learned": "vision.learned:LearnedFallenTreeAnalyzer"},
     "camera_health": {"classical": "vision.camera_health:CameraHealthAnalyzer"},
-    # a learned backend plugs in here, e.g. "learned": "vision.learned:OnnxClassifyAnalyzer"
 }
 
 
