@@ -290,3 +290,33 @@ def test_flooding_removes_a_warm_veil_but_not_the_water():
     img, label = render_scene(301, 0, water=0.9)
     teal = np.clip(img.astype(np.float32) + np.array([20, 20, 0], np.float32), 0, 255).astype(np.uint8)
     assert not a.colour_correction(teal, Zone("road", label.zone).bbox(360, 640)[1])[0].any()
+
+
+def test_render_evidence_draws_the_fallen_tree_box_and_flood_severity():
+    from vision.evidence import BOX_COLOR
+    from vision.fallen_tree import FallenTreeAnalyzer
+    from vision.scenes import render_frame
+    img, label = render_frame(790, 3, tree=True)
+    zone = Zone("road", label.zone)
+    obs = FallenTreeAnalyzer().analyze(img, zone, AnalyzeContext("c", mode="single"))
+    assert obs.positive and obs.boxes
+    jpeg = render_evidence(img, [zone], [obs], "cam", 0.5, datetime(2025, 1, 1, tzinfo=CITY_TZ))
+    out = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).astype(int)
+    h, w = img.shape[:2]
+    b = obs.boxes[0]
+    x0, y0 = int(round(b.x * w)), int(round(b.y * h))
+    x1, y1 = int(round((b.x + b.w) * w)) - 1, int(round((b.y + b.h) * h)) - 1
+    colour = np.array(BOX_COLOR)
+    # the box colour runs along its left and right edges (its top carries the label, and here its bottom
+    # lies on the zone outline at the foot of the frame)
+    for edge in (out[y0 + 10:y1 - 10, x0], out[y0 + 10:y1 - 10, x1]):
+        near = np.abs(edge - colour).max(axis=1) < 60
+        assert near.mean() > 0.8, near.mean()
+    # flooding: severity and depth band go into the text lines (ASCII-folded), drawn without errors
+    flood = Observation("flooding", "road", 0.9, True, 0.5, {"water_share": 0.8, "severity": "nặng",
+                                                             "depth_band": "30-50 cm"})
+    plain = render_evidence(img, [zone], [], "cam", 0.5, datetime(2025, 1, 1, tzinfo=CITY_TZ))
+    with_sev = render_evidence(img, [zone], [flood], "cam", 0.5, datetime(2025, 1, 1, tzinfo=CITY_TZ))
+    a = cv2.imdecode(np.frombuffer(plain, np.uint8), cv2.IMREAD_COLOR).astype(int)
+    c = cv2.imdecode(np.frombuffer(with_sev, np.uint8), cv2.IMREAD_COLOR).astype(int)
+    assert np.abs(a - c)[:120].sum(axis=2).max() > 100  # a text line was added at the top

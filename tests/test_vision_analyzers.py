@@ -118,8 +118,8 @@ def test_fallen_tree_found_with_box_and_not_confused_with_vehicles_shadows_peopl
             assert obs.detail["width_share"] >= 0.35
         img, label = render_frame(seed, seed, shadows=True, people=True, vehicles=4)
         false += a.analyze(img, Zone("road", label.zone), AnalyzeContext("c", mode="single")).positive
-    # measured: 2 of 12 vehicle/shadow/people frames still read as a tree (green vehicles): a known limit
-    assert hits >= 11 and false <= 2, (hits, false)
+    # blob verdict thresholds were tuned on seeds 100..199 only; 740..751 are held out (also checked: 800..899)
+    assert hits >= 11 and false == 0, (hits, false)
 
 
 def test_fallen_tree_episode_per_camera():

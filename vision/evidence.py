@@ -19,6 +19,7 @@ from vision.zones import Zone
 POSITIVE = (40, 40, 230)  # BGR red
 NEGATIVE = (80, 200, 80)  # green
 MASK_TINT = (255, 120, 0)  # blue-ish overlay where the analyzer saw its category
+BOX_COLOR = (0, 215, 255)  # BGR amber: boxes an analyzer reported (e.g. the fallen tree)
 
 
 _PUNCT = str.maketrans({"đ": "d", "Đ": "D", "–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"',
@@ -57,6 +58,18 @@ def render_evidence(image: np.ndarray, zones: Sequence[Zone], observations: Sequ
             sel = obs.mask > 0
             out[sel] = (out[sel] * 0.55 + np.array(MASK_TINT, np.float32) * 0.45).astype(np.uint8)
 
+    for obs in observations:  # boxes (relative x, y, w, h), e.g. the fallen tree
+        for b in obs.boxes:
+            bx0, by0 = int(round(b.x * w)), int(round(b.y * h))
+            bx1, by1 = int(round((b.x + b.w) * w)) - 1, int(round((b.y + b.h) * h)) - 1
+            bx0, by0 = min(max(bx0, 0), w - 1), min(max(by0, 0), h - 1)
+            bx1, by1 = min(max(bx1, bx0), w - 1), min(max(by1, by0), h - 1)
+            cv2.rectangle(out, (bx0, by0), (bx1, by1), BOX_COLOR, max(2, int(round(3 * scale))))
+            tag = b.label or obs.category
+            if b.score is not None:
+                tag += f" {b.score:.2f}"
+            _label(out, ascii_text(tag), (min(bx0 + 2, w - 60), max(by0 - 6, 14)), scale * 0.5, BOX_COLOR)
+
     by_zone: dict[str, list[Observation]] = {}
     for obs in observations:
         by_zone.setdefault(obs.zone, []).append(obs)
@@ -77,6 +90,12 @@ def render_evidence(image: np.ndarray, zones: Sequence[Zone], observations: Sequ
             thr = float(threshold)
         share = obs.detail.get("water_share")
         extra = f"  water {share:.0%}" if isinstance(share, (int, float)) else ""
+        if obs.detail.get("severity"):
+            extra += f"  severity {obs.detail['severity']}"
+        if obs.detail.get("depth_band"):
+            extra += f"  depth {obs.detail['depth_band']}"
+        if obs.boxes and isinstance(obs.detail.get("blocked_share"), (int, float)):
+            extra += f"  blocked {obs.detail['blocked_share']:.0%} width {obs.detail.get('width_share', 0):.0%}"
         sign = ">=" if obs.score >= thr else "<"
         lines.append((f"{obs.category} [{obs.zone}] score {obs.score:.2f} {sign} thr {thr:.2f}{extra}",
                       POSITIVE if obs.positive else (255, 255, 255)))

@@ -61,6 +61,26 @@ class FallenTreeParams:
     calm_score: float = 0.25
     baseline_warmup: int = 3
     baseline_rate: float = 0.05
+    wheel_val: int = 60  # wheels/tyres: dark ...
+    wheel_sat: int = 50  # ... and colourless
+    # blob verdict (blob_verdict); tuned on generator seeds 100..199 only
+    person_tall: float = 1.8
+    person_share: float = 0.02
+    hue_std_min: float = 6.0
+    hull_busy_min: float = 0.5
+    hull_foliage_min: float = 0.4
+    vehicle_solidity: float = 0.85
+    vehicle_rect_fill: float = 0.75
+    vehicle_flat: float = 0.65
+    vehicle_specular: float = 0.003
+    vehicle_wheels: float = 0.08
+    crown_solidity: float = 0.75
+    crown_roughness: float = 3.0
+    crown_hue_std: float = 9.0
+    crown_busy: float = 0.75
+    crown_brown: float = 0.005
+    crown_min: float = 0.012  # a kept blob smaller than this counts only next to a crown
+    crown_join_px: int = 9
 
 
 class FallenTreeAnalyzer(Analyzer):
@@ -131,19 +151,31 @@ class FallenTreeAnalyzer(Analyzer):
         n, labels, stats, _ = cv2.connectedComponentsWithStats(blobs, connectivity=8)
         keep = np.zeros(n, bool)
         min_area = p.min_blob * blobs.size
+        rejected: dict[str, int] = {}
+        edges = cv2.Canny(gray, 60, 140) > 0
+        self.last_blobs = []  # per-blob features of the last call (for tuning and debugging)
         for i in range(1, n):
-            bx, by, bw, bh, area = stats[i]
-            if area < min_area:
+            if stats[i][4] < min_area:
                 continue
-            comp = labels == i
-            fill = area / float(bw * bh)
-            density = float(np.count_nonzero(foliage & comp)) / area
-            inner_sd = float(gray[comp].std())
-            if fill >= p.fill_max and inner_sd <= p.uniform_max:
-                continue  # a box of one colour: a vehicle, a sign, a tarpaulin
-            if density < p.density_min:
+            f = blob_features(labels == i, stats[i], foliage, hsv, gray, sd, edges, p)
+            why = blob_verdict(f, p)
+            f["verdict"] = why
+            self.last_blobs.append(f)
+            if why:
+                rejected[why] = rejected.get(why, 0) + 1
                 continue
             keep[i] = True
+        big = [i for i in range(1, n) if keep[i] and stats[i][4] >= p.crown_min * blobs.size]
+        if big:
+            near = cv2.dilate(np.isin(labels, big).astype(np.uint8),
+                              cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (p.crown_join_px, p.crown_join_px))) > 0
+            for i in range(1, n):
+                if keep[i] and i not in big and not near[labels == i].any():
+                    keep[i] = False
+                    rejected["fragment"] = rejected.get("fragment", 0) + 1
+        elif keep[1:].any():
+            rejected["fragment"] = rejected.get("fragment", 0) + int(keep[1:].sum())
+            keep[:] = False
         tree = keep[labels]
 
         zone_px = int(np.count_nonzero(zwork))
@@ -175,6 +207,8 @@ class FallenTreeAnalyzer(Analyzer):
 
         detail = {"blocked_share": round(blocked, 4), "width_share": round(width_share, 4), "mode": mode,
                   "colourless": colourless, "zone_px": zone_px}
+        if rejected:
+            detail["rejected"] = ",".join(f"{k}:{v}" for k, v in sorted(rejected.items()))
         boxes = []
         if box is not None:
             detail["box"] = ",".join(f"{v:.3f}" for v in box)
@@ -189,3 +223,92 @@ class FallenTreeAnalyzer(Analyzer):
         return Observation(category=self.category, zone=zone.name, score=round(score, 4),
                            positive=score >= ctx.threshold, threshold=ctx.threshold, detail=detail,
                            mask=full, boxes=boxes)
+
+
+def blob_features(comp: np.ndarray, stat, foliage: np.ndarray, hsv: np.ndarray, gray: np.ndarray,
+                  sd: np.ndarray, edges: np.ndarray, p: FallenTreeParams) -> dict:
+    """Shape, texture and colour of one candidate blob (work-size boolean mask)."""
+    bx, by, bw, bh, area = (int(v) for v in stat)
+    m8 = comp.astype(np.uint8)
+    contours, _ = cv2.findContours(m8, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    c = max(contours, key=cv2.contourArea)
+    hull_area = max(cv2.contourArea(cv2.convexHull(c)), 1.0)
+    outer_area = max(cv2.contourArea(c), 1.0)
+    perim = cv2.arcLength(c, True)
+    (_, _), (rw, rh), _ = cv2.minAreaRect(c)
+    inner = cv2.erode(m8, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
+    if np.count_nonzero(inner) < 0.15 * area:
+        inner = comp
+    filled = np.zeros_like(m8)
+    cv2.drawContours(filled, [c], -1, 1, -1)
+    filled = filled > 0
+    nfill = max(int(np.count_nonzero(filled)), 1)
+    hull = np.zeros_like(m8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(c), 1)
+    hull = hull > 0
+    nhull = max(int(np.count_nonzero(hull)), 1)
+    fol = foliage & comp
+    nf = int(np.count_nonzero(fol))
+    hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    fh = hue[fol].astype(np.float32) if nf else np.zeros(1, np.float32)
+    fv = val[fol].astype(np.float32) if nf else np.zeros(1, np.float32)
+    H, W = comp.shape
+    # wheels / tyres: dark, colourless pixels in a band at the blob's foot, more than in the blob overall
+    y_lo, y_hi = by + int(0.8 * bh), min(H, by + bh + max(2, bh // 10))
+    foot = np.zeros_like(comp)
+    foot[y_lo:y_hi, bx:bx + bw] = True
+    dark = (val < p.wheel_val) & (sat < p.wheel_sat)
+    foot_dark = float(dark[foot].mean()) if foot.any() else 0.0
+    body_dark = float(dark[comp].mean())
+    box = np.zeros_like(comp)
+    box[by:by + bh, bx:bx + bw] = True
+    brown = ((hue >= 5) & (hue <= 25) & (sat >= 60) & (val >= 30) & (val <= 170))
+    return {
+        "area": area, "w": bw, "h": bh,
+        "solidity": round(outer_area / hull_area, 3),
+        "rect_fill": round(outer_area / max(rw * rh, 1.0), 3),
+        "hollow": round(area / outer_area, 3),
+        "roughness": round(perim * perim / (4 * math.pi * outer_area), 2),
+        "density": round(nf / area, 3),
+        "busy": round(float(np.count_nonzero(filled & (sd >= p.texture_min))) / nfill, 3),
+        "hull_busy": round(float(np.count_nonzero(hull & (sd >= p.texture_min))) / nhull, 3),
+        "hull_foliage": round(float(np.count_nonzero(hull & foliage)) / nhull, 3),
+        "edges": round(float(np.count_nonzero(edges[filled])) / nfill, 3),
+        "texture": round(float(np.median(sd[inner])), 2),
+        "hue_std": round(float(fh.std()), 2),
+        "val_std": round(float(fv.std()), 2),
+        "specular": round(float(((val >= 235) & (sat < 30))[comp].mean()), 4),
+        "wheels": round(foot_dark - body_dark, 3),
+        "brown": round(float(brown[box].mean()), 4),
+        "tall": round(bh / max(bw, 1), 2),
+        "share": round(area / comp.size, 4),
+    }
+
+
+def blob_verdict(f: dict, p: FallenTreeParams) -> str:
+    """'' for a tree crown, else why not. Each rule is a property of real objects, not of the generator:
+
+    * sparse: too few foliage pixels in the blob;
+    * person: small and upright;
+    * uniform: one hue throughout (paint, a tarpaulin); a crown mixes greens, dark greens and browns;
+    * vehicle: more vehicle cues (convex, rectangular, flat interior, specular highlights, dark wheels at
+      its foot, texture only along the outline — a vehicle's edges seen at working size, where a crown is
+      leaf clutter throughout its hull) than crown cues (ragged low-solidity outline, high perimeter²/area, mixed hues, bark).
+    """
+    if f["density"] < p.density_min:
+        return "sparse"
+    if f["tall"] >= p.person_tall and f["share"] < p.person_share:
+        return "person"
+    if f["hue_std"] < p.hue_std_min:
+        return "uniform"
+    # Texture only along the outline is a vehicle cue, not a verdict alone: dusk, glare and wet light
+    # thin a real crown's texture the same way.
+    outline = f["hull_busy"] < p.hull_busy_min or f["hull_foliage"] < p.hull_foliage_min
+    vehicle = ((f["solidity"] >= p.vehicle_solidity) + (f["rect_fill"] >= p.vehicle_rect_fill)
+               + (f["busy"] < p.vehicle_flat) + (f["specular"] >= p.vehicle_specular)
+               + (f["wheels"] >= p.vehicle_wheels) + outline)
+    crown = ((f["solidity"] < p.crown_solidity) + (f["roughness"] >= p.crown_roughness)
+             + (f["hue_std"] >= p.crown_hue_std) + (f["busy"] >= p.crown_busy) + (f["brown"] >= p.crown_brown))
+    if vehicle >= 2 and vehicle >= crown:
+        return "vehicle"
+    return ""
