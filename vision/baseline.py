@@ -50,6 +50,12 @@ class Features:
         return self.gray.shape[:2]
 
 
+def _blend(ref: np.ndarray, new: np.ndarray, a: float) -> np.ndarray:
+    acc = ref.astype(np.float32)
+    cv2.accumulateWeighted(new, acc, a)
+    return acc.astype(np.float16)
+
+
 class ZoneBaseline:
     def __init__(self, width: int = 160, warmup: int = 3, rate: float = 0.05):
         self.width = width
@@ -75,17 +81,19 @@ class ZoneBaseline:
         return self.key == key
 
     def update(self, f: Features, key: tuple) -> None:
-        """Fold a calm look into the reference (key: frame size and crop box; a change restarts it)."""
+        """Fold a calm look into the reference (key: frame size and crop box; a change restarts it).
+        The reference is kept in float16: one is held per camera and zone, thousands per monitor, and
+        half precision (±0.1 on 0..255) is far finer than the differences it is compared against."""
         if self.key != key or self.lab is None or self.lab.shape[:2] != f.shape:
             self.reset()
             self.key = key
-            self.lab, self.texture, self.edges = f.lab.copy(), f.texture.copy(), f.edges.copy()
+            self.lab, self.texture, self.edges = (x.astype(np.float16) for x in (f.lab, f.texture, f.edges))
             self.count = 1
             return
         a = 1.0 / (self.count + 1) if self.count < self.warmup else self.rate
-        cv2.accumulateWeighted(f.lab, self.lab, a)
-        cv2.accumulateWeighted(f.texture, self.texture, a)
-        cv2.accumulateWeighted(f.edges, self.edges, a)
+        self.lab = _blend(self.lab, f.lab, a)
+        self.texture = _blend(self.texture, f.texture, a)
+        self.edges = _blend(self.edges, f.edges, a)
         self.count += 1
 
     # -- comparisons (only when ready and the key matches) ------------------------------------------------
