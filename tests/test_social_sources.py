@@ -134,8 +134,6 @@ def _x_source(fake_x, **kw) -> XSource:
 def test_x_source_pages_through_and_resumes_with_since_id(fake_x):
     src = _x_source(fake_x)
     items, cursor = src.fetch(None)
-    assert [p.id for p in items] == [t["id"] for t in reversed(TWEETS[:2])] + [TWEETS[2]["id"]] or \
-        sorted(p.id for p in items) == sorted(t["id"] for t in TWEETS)
     assert sorted(p.id for p in items) == sorted(t["id"] for t in TWEETS)
     assert len(fake_x.requests) == 2 and fake_x.requests[1]["next_token"] == "p2"  # pagination
     r0 = fake_x.requests[0]
@@ -358,8 +356,7 @@ def test_webhook_publishes_reports_and_dead_letters_bad_items(tmp_path, categori
         assert len(cands) == 1
         c = cands[0]
         assert c.source_ref == "facebook:fb-1" and c.category == "fallen_tree"
-        assert [e.url for e in c.evidence] == ["https://facebook.com/p/1", "https://facebook.com/p/1"] or \
-            len(c.evidence) == 2
+        assert len(c.evidence) == 2  # the post and its near-duplicate repost, both kept as evidence
         assert c.attributes["reports"] == 2 and "facebook:fb-2" in c.attributes["sources"]
         dead = [json.loads(v) for v in _consume(bus, "watch1022.deadletter")]
         assert len(dead) == 4 and all(d["stage"] == "social.webhook" for d in dead)
