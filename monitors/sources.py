@@ -489,6 +489,14 @@ def _http_reason(e: Exception, url: str, timeout_s: float) -> SourceError:
     return SourceError(f"{type(e).__name__}: {e}", "other")
 
 
+def _check_status(resp: httpx.Response, url: str) -> None:
+    """Only a 200 carries a frame; anything else becomes the camera's reason, sorted by class."""
+    code = resp.status_code
+    if code != 200:
+        kind = "http_4xx" if 400 <= code < 500 else "http_5xx" if code >= 500 else "http_other"
+        raise SourceError(f"HTTP {code} {resp.reason_phrase} from {url}".rstrip(), kind)
+
+
 def _auth(auth) -> tuple[httpx.Auth | None, dict[str, str]]:
     """(httpx auth, extra headers) from a configs.schema.CameraAuth (or None)."""
     if auth is None:
@@ -550,10 +558,7 @@ class HttpSnapshotSource(FrameSource):
             # the policy (if any) is checked by the client's request hook, on every redirect hop too
             with self._client.stream("GET", self.url, headers=self.headers, timeout=timeout,
                                      auth=self._auth or httpx.USE_CLIENT_DEFAULT) as resp:
-                code = resp.status_code
-                if code != 200:
-                    kind = "http_4xx" if 400 <= code < 500 else "http_5xx" if code >= 500 else "http_other"
-                    raise SourceError(f"HTTP {code} {resp.reason_phrase} from {self.url}".rstrip(), kind)
+                _check_status(resp, self.url)
                 ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
                 if not ctype.startswith("image/"):
                     raise SourceError(f"not an image: content-type {ctype or '(none)'} from {self.url}", "content_type")
@@ -648,10 +653,7 @@ class MjpegSource(_LatestFrameSource):
         try:
             with self._client.stream("GET", self.url, headers=self.headers, timeout=timeout,
                                      auth=self._auth or httpx.USE_CLIENT_DEFAULT) as resp:
-                code = resp.status_code
-                if code != 200:
-                    kind = "http_4xx" if 400 <= code < 500 else "http_5xx"
-                    raise SourceError(f"HTTP {code} {resp.reason_phrase} from {self.url}".rstrip(), kind)
+                _check_status(resp, self.url)
                 ctype = resp.headers.get("content-type", "")
                 m = re.search(r'boundary="?([^";]+)"?', ctype)
                 if not ctype.lower().startswith("multipart/") or not m:
