@@ -13,7 +13,7 @@ Candidates are raised in the core's category `camera_fault`.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -53,8 +53,7 @@ class CameraHealthAnalyzer(Analyzer):
     model_version = "camera_health-classical-1"
 
     def __init__(self, params: CameraHealthParams | None = None, **overrides):
-        base = params or CameraHealthParams()
-        self.params = CameraHealthParams(**{**asdict(base), **overrides}) if overrides else base
+        self.params = replace(params or CameraHealthParams(), **overrides)
         self.reset()
 
     def reset(self) -> None:

@@ -25,7 +25,7 @@ Trunks alone (without leaves) are not detected.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -89,8 +89,7 @@ class FallenTreeAnalyzer(Analyzer):
     model_version = "fallen_tree-classical-1"
 
     def __init__(self, params: FallenTreeParams | None = None, **overrides):
-        base = params or FallenTreeParams()
-        self.params = FallenTreeParams(**{**asdict(base), **overrides}) if overrides else base
+        self.params = replace(params or FallenTreeParams(), **overrides)
         self.baseline = ZoneBaseline(warmup=self.params.baseline_warmup, rate=self.params.baseline_rate)
 
     def reset(self) -> None:

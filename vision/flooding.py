@@ -40,7 +40,7 @@ Known limits: night/IR frames (no colour: only the strict grey test and the base
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -97,8 +97,7 @@ class FloodingAnalyzer(Analyzer):
     model_version = "flooding-classical-1"
 
     def __init__(self, params: FloodingParams | None = None, **overrides):
-        base = params or FloodingParams()
-        self.params = FloodingParams(**{**asdict(base), **overrides}) if overrides else base
+        self.params = replace(params or FloodingParams(), **overrides)
         self.baseline = ZoneBaseline(warmup=self.params.baseline_warmup, rate=self.params.baseline_rate)
 
     def reset(self) -> None:

@@ -178,6 +178,12 @@ def _vehicles(g: CameraGeometry, frame_index: int, n: int | None = None) -> list
     return cars
 
 
+def _water_bgr(g) -> tuple[float, ...]:
+    """The camera's flood-water colour in BGR (vehicles standing in water take it at their wheels)."""
+    hsv = np.array([[g.water_hsv]], np.uint8)
+    return tuple(float(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0])
+
+
 def _draw_vehicles(img: np.ndarray, cars, water_line: float | None, water_bgr) -> None:
     for x0, y0, x1, y1, col in sorted(cars, key=lambda c: c[3]):
         cv2.rectangle(img, (x0 + 2, y1 - 2), (x1 + 4, y1 + 3), (40, 40, 40), -1)  # shadow
@@ -255,9 +261,7 @@ def render_scene(camera_seed: int, frame_index: int = 0, water: float = 0.0, rai
     water = float(min(max(water, 0.0), 1.0))
     img = _background(g, rain)
     wmask, wtop = _water(g, img, water, frame_index)
-    hsv = np.array([[g.water_hsv]], np.uint8)
-    water_bgr = tuple(float(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0])
-    _draw_vehicles(img, _vehicles(g, frame_index, vehicles), wtop, water_bgr)
+    _draw_vehicles(img, _vehicles(g, frame_index, vehicles), wtop, _water_bgr(g))
     if rain:
         _rain(img, g, frame_index)
     out = np.clip(img, 0, 255).astype(np.uint8)
@@ -512,9 +516,7 @@ def render_frame(camera_seed: int, frame_index: int = 0, *, water: float = 0.0, 
     if shadows:
         _shadows(img, g, frame_index)
     wmask, wtop = _water(g, img, water, frame_index)
-    hsv = np.array([[g.water_hsv]], np.uint8)
-    water_bgr = tuple(float(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0])
-    _draw_vehicles(img, _vehicles(g, frame_index, vehicles), wtop, water_bgr)
+    _draw_vehicles(img, _vehicles(g, frame_index, vehicles), wtop, _water_bgr(g))
     if people:
         _people(img, g, frame_index)
     tmask = _tree(img, g, frame_index) if tree else None
