@@ -1,5 +1,7 @@
 """Per-frame time of each vision analyzer/backend at 1280x720, next to a bare cv2.imdecode of the same
-JPEG in the same run. Median and p95 in ms. Last line: {"decode_ms": m, "analyzer_ms": {...}} (medians).
+JPEG in the same run. Median and p95 in ms. Last line: {"decode_ms": m, "analyzer_ms": {...}} (medians),
+plus "monitor_320": the camera monitor's call (classical flooding, per-camera mode with its baseline, on
+frames decoded at analysis width 320 as monitors.sources.decode_image does) and the reduced decode's time.
 
     python bench/vision.py [--frames 40]
     python bench/vision.py --model-dir var/models     (learned: the store's current model)
@@ -54,6 +56,38 @@ def learned_model(model_dir: str | None):
     return store.directory, tmp
 
 
+MONITOR_ZONE = ((0.05, 0.55), (0.95, 0.55), (1.0, 1.0), (0.0, 1.0))  # bench/monitors.py's road zone
+
+
+def monitor_320(jpegs: list, looks: int) -> dict:
+    """What the camera monitor pays per look at analysis width 320: the reduced JPEG decode (1/4 scale of
+    1280x720) and the classical flooding analyzer in per-camera mode (baseline learned, then compared)."""
+    from vision.flooding import FloodingAnalyzer
+    images, dec = [], []
+    for i in range(looks):
+        buf = jpegs[i % len(jpegs)]
+        t = time.perf_counter()
+        img = cv2.imdecode(buf, cv2.IMREAD_REDUCED_COLOR_4)
+        dec.append((time.perf_counter() - t) * 1000)
+        if i < len(jpegs):
+            images.append(img)
+    zone = Zone("road", MONITOR_ZONE)
+    a = FloodingAnalyzer()
+    ms = []
+    for i in range(looks + 10):
+        ctx = AnalyzeContext("bench", mode="camera")
+        t = time.perf_counter()
+        obs = a.analyze(images[i % len(images)], zone, ctx)
+        if i >= 10:  # baseline warm-up looks not counted
+            ms.append((time.perf_counter() - t) * 1000)
+    med, p95 = stats(ms)
+    dmed, _ = stats(dec)
+    print(f"monitor 320 px: flooding/classical per-camera ({obs.detail['mode']}) median {med:.2f} ms  p95 {p95:.2f} ms;"
+          f" reduced decode {dmed:.2f} ms  ({images[0].shape[1]}x{images[0].shape[0]})")
+    return {"flooding_camera_ms": round(med, 2), "flooding_camera_p95_ms": round(p95, 2),
+            "decode_reduced_ms": round(dmed, 2), "width": int(images[0].shape[1])}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=40)
@@ -97,7 +131,8 @@ def main() -> int:
             print(f"{category}/{backend:<10} median {med:6.2f} ms   p95 {p95:6.2f} ms")
     dmed, dp95 = stats(decode)
     print(f"{'cv2.imdecode':<21} median {dmed:6.2f} ms   p95 {dp95:6.2f} ms  (1280x720 JPEG q85)")
-    print(json.dumps({"decode_ms": round(dmed, 2), "analyzer_ms": results}))
+    monitor = monitor_320([b for b, _ in frames], max(args.frames, 200))
+    print(json.dumps({"decode_ms": round(dmed, 2), "analyzer_ms": results, "monitor_320": monitor}))
     if tmp is not None:
         import shutil
         shutil.rmtree(tmp, ignore_errors=True)

@@ -18,28 +18,50 @@ import numpy as np
 
 def local_std(gray: np.ndarray, win: int) -> np.ndarray:
     """Standard deviation of grey levels in a win×win window around each pixel (float32)."""
-    g = gray.astype(np.float32)
-    mean = cv2.boxFilter(g, cv2.CV_32F, (win, win), borderType=cv2.BORDER_REFLECT)
-    mean_sq = cv2.boxFilter(g * g, cv2.CV_32F, (win, win), borderType=cv2.BORDER_REFLECT)
-    return np.sqrt(np.maximum(mean_sq - mean * mean, 0.0))
+    if gray.dtype == np.uint8:  # box sums straight from the bytes (no float copy of the image)
+        mean = cv2.boxFilter(gray, cv2.CV_32F, (win, win), borderType=cv2.BORDER_REFLECT)
+        mean_sq = cv2.sqrBoxFilter(gray, cv2.CV_32F, (win, win), borderType=cv2.BORDER_REFLECT)
+    else:
+        g = gray.astype(np.float32)
+        mean = cv2.boxFilter(g, cv2.CV_32F, (win, win), borderType=cv2.BORDER_REFLECT)
+        mean_sq = cv2.boxFilter(g * g, cv2.CV_32F, (win, win), borderType=cv2.BORDER_REFLECT)
+    return cv2.sqrt(cv2.max(cv2.subtract(mean_sq, cv2.multiply(mean, mean)), 0.0))
 
 
 def edge_strength(gray: np.ndarray) -> np.ndarray:
-    g = gray.astype(np.float32)
-    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
     return cv2.magnitude(gx, gy)
 
 
-class Features:
-    """Low-resolution features of a BGR crop."""
+def area_factor(w: int, width: int) -> int:
+    """The integer downscale factor that brings w to at most `width` (1: no downscale)."""
+    return max(1, -(-int(w) // max(int(width), 1)))
 
-    __slots__ = ("lab", "texture", "edges", "gray")
+
+def area_down(img: np.ndarray, k: int) -> np.ndarray:
+    """Exact k×k box average (the image trimmed to a multiple of k): OpenCV's fast INTER_AREA path,
+    where a fractional factor costs several times more."""
+    if k <= 1:
+        return img
+    H, W = (img.shape[0] // k) * k, (img.shape[1] // k) * k
+    return cv2.resize(img[:H, :W], (W // k, H // k), interpolation=cv2.INTER_AREA)
+
+
+class Features:
+    """Low-resolution features of a BGR crop: at most `width` px wide, by an integer box average."""
+
+    __slots__ = ("lab", "texture", "edges", "gray", "k")
 
     def __init__(self, crop: np.ndarray, width: int = 160):
         h, w = crop.shape[:2]
-        s = min(1.0, width / max(w, 1))
-        small = cv2.resize(crop, (max(8, round(w * s)), max(8, round(h * s))), interpolation=cv2.INTER_AREA)
+        self.k = area_factor(w, width)
+        if h // self.k >= 8 and w // self.k >= 8:
+            small = area_down(crop, self.k)
+        else:  # a tiny crop: as it was, at least 8×8
+            self.k = 0
+            s = min(1.0, width / max(w, 1))
+            small = cv2.resize(crop, (max(8, round(w * s)), max(8, round(h * s))), interpolation=cv2.INTER_AREA)
         self.lab = cv2.cvtColor(small, cv2.COLOR_BGR2LAB).astype(np.float32)
         self.gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         self.texture = local_std(self.gray, 3)
@@ -48,6 +70,17 @@ class Features:
     @property
     def shape(self) -> tuple[int, int]:
         return self.gray.shape[:2]
+
+    def downsize(self, mask: np.ndarray) -> np.ndarray:
+        """A crop-sized uint8 mask brought to the features' size (box average: any part → > 0)."""
+        if self.k:
+            small = area_down(mask, self.k)
+            if small.shape[:2] == self.shape:
+                return small
+        return cv2.resize(mask, self.shape[::-1], interpolation=cv2.INTER_AREA)
+
+
+_LAB_WEIGHTS = np.array([[0.25, 1.0, 1.0]], np.float32)
 
 
 def _blend(ref: np.ndarray, new: np.ndarray, a: float) -> np.ndarray:
@@ -101,6 +134,20 @@ class ZoneBaseline:
         d = f.lab - self.lab
         # L is scaled 0..255 by OpenCV; weight lightness half so that shade (a cloud, dusk) counts less than hue
         return np.sqrt(0.25 * d[..., 0] ** 2 + d[..., 1] ** 2 + d[..., 2] ** 2)
+
+    def changed(self, f: Features, min_de: float, max_texture_ratio: float | None = None) -> np.ndarray:
+        """uint8 mask (1 = changed) of where the look differs from the reference: colour_distance >= min_de,
+        or (if given) texture_ratio <= max_texture_ratio. Squared distances, no square root."""
+        d = f.lab - self.lab
+        cv2.multiply(d, d, dst=d)
+        d2 = cv2.transform(d, _LAB_WEIGHTS)
+        out = cv2.compare(d2, float(min_de) ** 2, cv2.CMP_GE)
+        if max_texture_ratio is not None:  # (t + 1) <= r * (t_ref + 1)
+            ref = self.texture.astype(np.float32)
+            ref += 1.0
+            ref *= float(max_texture_ratio)
+            out |= cv2.compare(f.texture + 1.0, ref, cv2.CMP_LE)
+        return out >> 7  # 255 -> 1
 
     def lightness_change(self, f: Features) -> np.ndarray:
         return f.lab[..., 0] - self.lab[..., 0]

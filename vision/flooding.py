@@ -127,13 +127,19 @@ class FloodingAnalyzer(Analyzer):
         p = self.params
         h, w = image.shape[:2]
         step = max(1, w // 160)
-        thumb = image[::step, ::step].reshape(-1, 3)
-        bright = float(np.median(thumb.max(axis=1)))
+        thumb = image[::step, ::step]
+        b, g, r = cv2.split(thumb)
+        # the median of each pixel's brightest channel, and the black level, from histograms (exactly what
+        # np.median / np.percentile would answer, without sorting)
+        bright = hist_median(cv2.max(cv2.max(b, g), r))
+        rows = thumb.shape[0]
         if top is not None and top >= 0.1 * h:  # the veil is estimated outside the zone: water must not correct itself
-            thumb = image[:top:step, ::step].reshape(-1, 3)
-        lum = thumb.sum(axis=1, dtype=np.int32)
-        darkest = thumb[lum <= np.percentile(lum, p.black_pct)]  # the darkest pixels, as a group (one colour)
-        black = darkest.mean(axis=0, dtype=np.float64).astype(np.float32)
+            rows = len(range(0, min(int(top), h), step))
+        b, g, r = b[:rows], g[:rows], r[:rows]
+        lum = cv2.add(cv2.add(b, g, dtype=cv2.CV_16U), r, dtype=cv2.CV_16U)
+        level = hist_order_stat(lum, math.floor(p.black_pct / 100.0 * (lum.size - 1)), 766)
+        darkest = cv2.compare(lum, float(level), cv2.CMP_LE)  # the darkest pixels, as a group (one colour)
+        black = np.array([cv2.mean(c, darkest)[0] for c in (b, g, r)], np.float32)
         off = np.clip(black - black.min(), 0.0, p.black_max)
         if p.black_warm_only and not (off[2] >= off[1] >= off[0]):
             off[:] = 0.0  # only a warm veil (dusk, sodium light) is removed: other tints are the scene's colours
@@ -151,10 +157,9 @@ class FloodingAnalyzer(Analyzer):
         # integer HSV boxes: brownish (hue, moderate saturation) and grey (low saturation), both at usable brightness
         brown = cv2.inRange(hsv, (p.hue_lo, p.sat_brown_lo, val_lo), (p.hue_hi, p.sat_hi, p.val_hi))
         grey = cv2.inRange(hsv, (0, 0, val_lo), (180, p.sat_brown_lo - 1, p.val_hi))
-        g = gray.astype(np.float32)
         win = (p.texture_win, p.texture_win)
-        mean = cv2.boxFilter(g, cv2.CV_32F, win, borderType=cv2.BORDER_REFLECT)
-        sq = cv2.boxFilter(cv2.multiply(g, g), cv2.CV_32F, win, borderType=cv2.BORDER_REFLECT)
+        mean = cv2.boxFilter(gray, cv2.CV_32F, win, borderType=cv2.BORDER_REFLECT)
+        sq = cv2.sqrBoxFilter(gray, cv2.CV_32F, win, borderType=cv2.BORDER_REFLECT)
         var = cv2.subtract(sq, cv2.multiply(mean, mean))
         # relative texture (std / mean, illumination-invariant) compared squared: var <= (t * max(mean, 40))²
         ref = cv2.max(mean, 40.0)
@@ -253,17 +258,17 @@ class FloodingAnalyzer(Analyzer):
             feats = self.baseline.features(work)
             if self.baseline.ready and self.baseline.matches(key):
                 mode = "baseline"
-                changed = (self.baseline.colour_distance(feats) >= p.change_de) | \
-                          (self.baseline.texture_ratio(feats) <= p.texture_lost)
-                changed = cv2.resize(changed.astype(np.uint8), (cw, ch), interpolation=cv2.INTER_NEAREST) > 0
-                water = raw_water & changed
-                # of the reference's strong edges (lane marks, kerbs) under what now looks like water, how
-                # many are still visible: a wet film keeps them, a flood hides them
-                ws = cv2.resize(water.astype(np.uint8), feats.shape[::-1], interpolation=cv2.INTER_AREA) > 0
-                persistence = self.baseline.edge_persistence(feats, ws)
-                if persistence is not None:
-                    damp = max(damp, p.persist_damp * float(np.clip(
-                        (persistence - p.persist_damp_lo) / (p.persist_damp_hi - p.persist_damp_lo), 0, 1)))
+                if n_water:  # (nothing water-like: nothing to compare)
+                    changed = self.baseline.changed(feats, p.change_de, p.texture_lost)
+                    changed = cv2.resize(changed, (cw, ch), interpolation=cv2.INTER_NEAREST)
+                    water = cv2.bitwise_and(raw_water.view(np.uint8), changed).view(bool)
+                    # of the reference's strong edges (lane marks, kerbs) under what now looks like water, how
+                    # many are still visible: a wet film keeps them, a flood hides them
+                    ws = feats.downsize(water.view(np.uint8)) > 0
+                    persistence = self.baseline.edge_persistence(feats, ws)
+                    if persistence is not None:
+                        damp = max(damp, p.persist_damp * float(np.clip(
+                            (persistence - p.persist_damp_lo) / (p.persist_damp_hi - p.persist_damp_lo), 0, 1)))
             else:
                 mode = "warmup"
 
@@ -326,6 +331,20 @@ def depth_from_line(water_mask: np.ndarray, line, height_cm: float | None = None
     return out
 
 
+def hist_order_stat(values: np.ndarray, k: int, bins: int = 256) -> int:
+    """The k-th smallest (0-based) of an array of small non-negative integers (uint8/uint16 < bins), by histogram."""
+    cum = np.cumsum(np.bincount(values.ravel(), minlength=bins))
+    return int(np.searchsorted(cum, k + 1))
+
+
+def hist_median(values: np.ndarray) -> float:
+    """np.median of a uint8 array, by histogram (the mean of the two middle values when the count is even)."""
+    n = values.size
+    cum = np.cumsum(np.bincount(values.ravel(), minlength=256))
+    lo, hi = np.searchsorted(cum, ((n - 1) // 2 + 1, n // 2 + 1))
+    return (int(lo) + int(hi)) / 2.0
+
+
 def downscale(img: np.ndarray, w: int, h: int) -> np.ndarray:
     """Resize img to w×h (smaller): an exact integer-factor INTER_AREA box average first (fast; a
     fractional INTER_AREA costs ~30× more), then INTER_LINEAR for what is left (a factor below 2)."""
@@ -347,10 +366,25 @@ def local_std(gray: np.ndarray, win: int) -> np.ndarray:
 
 
 def drop_small_blobs(mask: np.ndarray, min_area: float) -> np.ndarray:
-    """Keep only 8-connected components of a uint8 mask with at least min_area pixels."""
+    """Keep only 8-connected components of a uint8 (0/255) mask with at least min_area pixels."""
+    total = cv2.countNonZero(mask)
+    if total == 0 or min_area <= 1:
+        return mask
+    if total < min_area:  # every blob is smaller than the whole
+        return np.zeros_like(mask)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if n <= 1:
         return mask
-    keep = stats[:, cv2.CC_STAT_AREA] >= min_area
-    keep[0] = False
-    return np.where(keep[labels], 255, 0).astype(np.uint8)
+    small = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] < min_area) + 1
+    if small.size == 0:
+        return mask
+    if small.size > 32:  # confetti: one table look-up for all
+        keep = stats[:, cv2.CC_STAT_AREA] >= min_area
+        keep[0] = False
+        return np.where(keep[labels], 255, 0).astype(np.uint8)
+    out = mask.copy()
+    for i in small:  # a few small blobs: clear each inside its own box
+        x, y, bw, bh = (int(v) for v in stats[i, :4])
+        sub = out[y:y + bh, x:x + bw]
+        sub[labels[y:y + bh, x:x + bw] == i] = 0
+    return out
