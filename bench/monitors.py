@@ -4,11 +4,11 @@
 
 N HTTP snapshot cameras, all served by a loopback HTTP server in another process (so the server does
 not take this process's GIL; it answers from memory with real 1280x720 JPEGs made from the sample
-scenes), watched by one MonitorLoop for a fixed time through the full path: fetch (pooled keep-alive
+scenes), watched by one MonitorLoop, in a process of its own, for a fixed time through the full path: fetch (pooled keep-alive
 connections), header check, reduced decode, the configured analyzers (the classical flooding analyzer
 on a road zone), K-of-N confirmation. Prints sustained frames/s, p95 frame age (from the moment a look
-was due to its analysis done: queueing + fetch + decode + analysis), p95 fetch-to-result, peak RSS, and
-the bare-decode frames/s of the same JPEGs in the same run (same decode scale, as many threads as
+was due to its analysis done: queueing + fetch + decode + analysis), p95 fetch-to-result, peak RSS of the
+monitor's process, and the bare-decode frames/s of the same JPEGs in the same run (same decode scale, as many threads as
 cores). Last line: one JSON object.
 """
 from __future__ import annotations
@@ -99,31 +99,12 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[94] if len(values) >= 20 else max(values)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cameras", type=int, default=3000)
-    ap.add_argument("--interval", type=float, default=15.0)
-    ap.add_argument("--duration", type=float, default=60.0, help="seconds measured (after --warmup)")
-    ap.add_argument("--warmup", type=float, default=5.0)
-    ap.add_argument("--analysis-width", type=int, default=320,
-                    help="the cameras' analysis_width (decode scale; 640 = the flooding analyzer's full working width)")
-    ap.add_argument("--workers", type=int, default=8, help="monitor.max_workers (loopback needs few)")
-    args = ap.parse_args(argv)
-
+def watch(args, port: int, out) -> None:
+    """The monitor, in a process of its own so that its RSS and CPU are the monitor's alone (not the
+    benchmark's JPEG preparation or decode measurement)."""
     from configs.schema import CameraConf, MonitorConf
     from monitors.netpolicy import UrlPolicy
     from monitors.runner import MonitorLoop
-
-    jpegs = make_jpegs()
-    mean_kb = sum(map(len, jpegs)) / len(jpegs) / 1024
-    decode_only = decode_rate(jpegs, args.analysis_width)
-    full_decode = decode_rate(jpegs, 0, seconds=2.0)
-
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    server = ctx.Process(target=serve, args=(q, jpegs), daemon=True)
-    server.start()
-    port = q.get(timeout=30)
 
     zone = [[0.05, 0.55], [0.95, 0.55], [1.0, 1.0], [0.0, 1.0]]
     cams = [CameraConf.model_validate({
@@ -169,22 +150,55 @@ def main(argv: list[str] | None = None) -> int:
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
         loop.stop()
         thread.join(timeout=60)
+    with lock:
+        out.put({"counts": dict(counts), "errors": dict(errors), "ages": list(ages),
+                 "fetch_to_result": list(fetch_to_result),
+                 "cpu_s": (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime),
+                 "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cameras", type=int, default=3000)
+    ap.add_argument("--interval", type=float, default=15.0)
+    ap.add_argument("--duration", type=float, default=60.0, help="seconds measured (after --warmup)")
+    ap.add_argument("--warmup", type=float, default=5.0)
+    ap.add_argument("--analysis-width", type=int, default=320,
+                    help="the cameras' analysis_width (decode scale; 640 = the flooding analyzer's full working width)")
+    ap.add_argument("--workers", type=int, default=8, help="monitor.max_workers (loopback needs few)")
+    args = ap.parse_args(argv)
+
+    jpegs = make_jpegs()
+    mean_kb = sum(map(len, jpegs)) / len(jpegs) / 1024
+    decode_only = decode_rate(jpegs, args.analysis_width)
+    full_decode = decode_rate(jpegs, 0, seconds=2.0)
+
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    server = ctx.Process(target=serve, args=(q, jpegs), daemon=True)
+    server.start()
+    port = q.get(timeout=30)
+    out = ctx.Queue()
+    monitor = ctx.Process(target=watch, args=(args, port, out), daemon=True)
+    monitor.start()
+    r = out.get(timeout=args.warmup + args.duration + 300)
+    monitor.join(timeout=60)
     server.terminate()
 
+    counts, errors, ages = r["counts"], r["errors"], r["ages"]
     fps = counts["ok"] / args.duration
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    target = args.cameras / args.interval
-    print(f"cameras {args.cameras} every {args.interval:g} s (expected {target:.1f} frames/s), "
+    rss_mb = r["rss_mb"]
+    cpu = r["cpu_s"]
+    print(f"cameras {args.cameras} every {args.interval:g} s (expected {args.cameras / args.interval:.1f} frames/s), "
           f"{args.duration:g} s measured after {args.warmup:g} s warm-up, {args.workers} workers, "
           f"JPEG 1280x720 ~{mean_kb:.0f} KB, analysis_width {args.analysis_width}")
     print(f"sustained frames/s     {fps:.1f}  ({counts['ok']} looks ok, {counts['error']} failed {errors or ''})")
     print(f"p95 frame age          {p95(ages):.3f} s  (due -> analysed; median {statistics.median(ages) if ages else float('nan'):.3f} s)")
-    print(f"p95 fetch -> result    {p95(fetch_to_result):.3f} s")
-    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    print(f"p95 fetch -> result    {p95(r['fetch_to_result']):.3f} s")
     print(f"monitor CPU            {cpu / args.duration * 100:.0f} % of one core "
           f"({cpu / max(counts['ok'], 1) * 1000:.1f} ms per frame; {os.cpu_count()} cores; machine load "
           f"{os.getloadavg()[0]:.1f})")
-    print(f"peak RSS               {rss_mb:.0f} MB")
+    print(f"monitor peak RSS       {rss_mb:.0f} MB  (the monitor's own process)")
     print(f"bare decode frames/s   {decode_only:.0f} at analysis_width {args.analysis_width} "
           f"({full_decode:.0f} at full size), 2 threads")
     print(json.dumps({"cameras": args.cameras, "frames_per_s": round(fps, 1), "p95_frame_age_s": round(p95(ages), 3),

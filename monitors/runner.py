@@ -20,6 +20,7 @@ backs off exponentially (base·2^(failures-1), capped, never sooner than its int
 """
 from __future__ import annotations
 
+import ctypes
 import heapq
 import logging
 import random
@@ -288,6 +289,18 @@ class CameraMonitor:
                 return
 
 
+
+
+def cap_malloc_arenas(arenas: int = 2) -> bool:
+    """Ask glibc for at most `arenas` malloc arenas in this process. By default every look thread gets
+    an arena of its own, each keeping freed frames for reuse: with 12 threads that is ~80 MB of RSS
+    a monitor of 3,000 cameras does not need (bench/monitors.py: 443 -> 368 MB, same frames/s and
+    CPU). Process-wide, so it is done where the monitor starts; a no-op off glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(-8, arenas))  # -8: M_ARENA_MAX in malloc.h
+    except (OSError, AttributeError):
+        return False
 
 
 @dataclass(order=True)
@@ -571,6 +584,7 @@ class MonitorLoop:
     def run(self) -> None:
         """Until stop_event is set (or, with stop_when_idle, no camera is left: all replays ended)."""
         s = self.settings
+        cap_malloc_arenas()
         self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="look")
         self._probation = ThreadPoolExecutor(self.probation_workers, thread_name_prefix="look-failing")
         if self.registry is not None:

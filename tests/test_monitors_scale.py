@@ -484,3 +484,23 @@ def test_cli_add_test_list_remove_with_a_running_monitor(faults, tmp_path):
     p = cli("cameras", "add", "--id", "cam-lo", "--url", faults.url + "/good/x.jpg", "--lat", "10.78", "--lon",
             "106.70", "--config", str(conf2), check=False)
     assert p.returncode == 1 and "loopback" in p.stderr
+
+
+# ---- the benchmark still runs and keeps its contract -------------------------------------------------
+def test_monitor_benchmark_runs_small_and_ends_with_its_json_line():
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "monitors.py"), "--cameras", "20", "--interval", "0.5",
+                          "--duration", "3", "--warmup", "1", "--workers", "2"],
+                         capture_output=True, text=True, timeout=180, check=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert set(result) == {"cameras", "frames_per_s", "p95_frame_age_s", "rss_mb", "decode_only_frames_per_s"}
+    assert result["cameras"] == 20
+    assert 10 <= result["frames_per_s"] <= 60  # 20 cameras every 0.5 s: about 40 looks a second
+    assert 0 < result["p95_frame_age_s"] < 5 and result["rss_mb"] > 50 and result["decode_only_frames_per_s"] > 0
+
+
+def test_malloc_arenas_are_capped_on_glibc():
+    from monitors.runner import cap_malloc_arenas
+    import platform
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt is glibc's")
+    assert cap_malloc_arenas(2) is True
