@@ -176,6 +176,8 @@ class MonitorConf(_Conf):
     status_every_s: float = Field(10.0, gt=0)  # write per-camera health to the database
     # Networks camera URLs may reach although loopback/private/link-local (e.g. the city's camera VLAN).
     allow_networks: list[str] = Field(default_factory=list)
+    # The environment variable with the comma-separated keys for camera changes through the API.
+    api_keys_env: str = "WATCH1022_CAMERA_API_KEYS"
     # Several monitor workers (Kafka bus): one consumer group over a topic of camera assignments.
     assignments_topic: str = "watch1022.camera-assignments"
     assignment_partitions: int = Field(12, ge=1, le=1000)

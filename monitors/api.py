@@ -12,15 +12,19 @@
     POST   /api/cameras/{id}/test       fetch one frame of a registered camera
     GET    /metrics                     Prometheus text format
 
+Reads are open (the console shows them). Changes and test fetches need a key from the comma-separated
+list in the environment variable named by monitor.api_keys_env (`X-API-Key` header): 401 without a
+valid one, 403 when no key is configured (then cameras change only through `watch1022 cameras`).
+
 Health comes from `health()` when the monitor runs in this process, else from the camera_status table
 the monitor workers write.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
-from fastapi import APIRouter, Body, HTTPException, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -28,6 +32,7 @@ from configs.schema import CameraAuth, CameraConf, MonitorConf
 from monitors.netpolicy import UrlPolicy
 from monitors.registry import CameraRegistry, RegistryError, redact
 from monitors.service import metrics_text, probe, vet
+from watch1022.apikeys import require_key
 
 
 class ProbeRequest(BaseModel):
@@ -55,10 +60,15 @@ def _errors(e: ValidationError) -> str:
 
 def create_router(registry: CameraRegistry, *, settings: MonitorConf | None = None,
                   policy: UrlPolicy | None = None, health: Callable[[], dict[str, dict]] | None = None,
-                  project_root: str | Path | None = None) -> APIRouter:
+                  project_root: str | Path | None = None, api_keys: Iterable[str] = ()) -> APIRouter:
+    """api_keys: the keys accepted for changes and test fetches (none: those endpoints answer 403)."""
     settings = settings or MonitorConf()
     policy = policy if policy is not None else UrlPolicy(settings.allow_networks)
     router = APIRouter()
+    # a test fetch makes this server reach out to a URL: it needs a key as much as a change does
+    keyed = [Depends(require_key(api_keys, off_reason=(
+        f"camera changes through the API are off: no key in ${settings.api_keys_env}; "
+        "use `watch1022 cameras` or set the variable")))]
 
     def current_health() -> dict[str, dict[str, Any]]:
         return health() if health is not None else registry.statuses()
@@ -102,11 +112,11 @@ def create_router(registry: CameraRegistry, *, settings: MonitorConf | None = No
             raise HTTPException(e.status, e.reason) from None
         return {**redact(conf), "test": result}
 
-    @router.post("/api/cameras", status_code=201)
+    @router.post("/api/cameras", status_code=201, dependencies=keyed)
     async def add_camera(body: dict = Body(...), test: bool = False):
         return await _store(body, False, test)
 
-    @router.put("/api/cameras/{camera_id}")
+    @router.put("/api/cameras/{camera_id}", dependencies=keyed)
     async def replace_camera(camera_id: str, body: dict = Body(...), test: bool = False):
         if body.get("id", camera_id) != camera_id:
             raise HTTPException(422, f"id in the body ({body.get('id')!r}) differs from the URL ({camera_id!r})")
@@ -114,13 +124,13 @@ def create_router(registry: CameraRegistry, *, settings: MonitorConf | None = No
             raise HTTPException(404, f"no camera {camera_id!r}")
         return await _store({**body, "id": camera_id}, True, test)
 
-    @router.delete("/api/cameras/{camera_id}", status_code=204)
+    @router.delete("/api/cameras/{camera_id}", status_code=204, dependencies=keyed)
     async def remove_camera(camera_id: str) -> Response:
         if not await run_in_threadpool(registry.remove, camera_id):
             raise HTTPException(404, f"no camera {camera_id!r}")
         return Response(status_code=204)
 
-    @router.post("/api/cameras/test")
+    @router.post("/api/cameras/test", dependencies=keyed)
     async def test_feed(req: ProbeRequest) -> dict[str, Any]:
         try:
             conf = probe_conf(req)
@@ -128,7 +138,7 @@ def create_router(registry: CameraRegistry, *, settings: MonitorConf | None = No
             raise HTTPException(422, _errors(e)) from None
         return await run_in_threadpool(probe, conf, policy, project_root=project_root, settings=settings)
 
-    @router.post("/api/cameras/{camera_id}/test")
+    @router.post("/api/cameras/{camera_id}/test", dependencies=keyed)
     async def test_camera(camera_id: str) -> dict[str, Any]:
         conf = await run_in_threadpool(registry.get, camera_id)
         if conf is None:

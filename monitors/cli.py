@@ -66,7 +66,9 @@ def _open(args):
     cfg = load_config(args.config, args.database)
     db = Database(cfg.database_url())
     db.migrate()
-    return cfg, db, CameraRegistry(db)
+    registry = CameraRegistry(db)
+    registry.seed(cfg.cameras.cameras)  # the file's cameras are listed (and removable) before any monitor ran
+    return cfg, db, registry
 
 
 def _policy(cfg):
@@ -209,6 +211,6 @@ def cmd_remove(args) -> int:
         db.dispose()
     print(f"removed {args.camera_id}; running monitors stop it within {cfg.cameras.monitor.registry_poll_s:g} s")
     if any(c.id == args.camera_id for c in cfg.cameras.cameras):
-        print("note: it is listed in cameras.yaml, which seeds the registry when a monitor starts; "
-              "delete it there too to drop it for good")
+        print("note: it is still listed in cameras.yaml; the registry has taken it from there once and will "
+              "not add it again")
     return 0

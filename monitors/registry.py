@@ -1,7 +1,9 @@
 """The live camera registry: the `cameras` and `zones` tables are the truth of which feeds exist.
 
-cameras.yaml seeds it (cameras it lists that the table lacks are inserted; the table wins after that,
-so a camera changed through the API is not overwritten at the next start). `watch1022 cameras
+cameras.yaml seeds it: a camera it lists is inserted once, the first time the registry is opened (by a
+monitor, the API or `watch1022 cameras`); the table wins after that, so a camera changed through the
+API is not overwritten and a camera removed stays removed. The ids already taken from the file are
+kept as the cursor of the source "cameras.yaml" (source_cursors). `watch1022 cameras
 add|remove` and the API change it; every monitor worker re-reads it (MonitorLoop.sync) and starts,
 restarts or stops cameras without a restart. Workers write each camera's health to `camera_status`.
 
@@ -11,20 +13,23 @@ Row mapping: the typed columns (name, kind, url, lat, lon, ward, street, interva
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, Iterable
 
 from pydantic import ValidationError
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from configs.schema import CameraConf
 from models.candidate import CITY_TZ, now_city
 from models.db import Database
-from models.tables import Camera, CameraStatus, Zone
+from models.tables import Camera, CameraStatus, SourceCursor, Zone
 
 _SETTINGS = ("timeout_s", "headers", "auth", "loop", "live", "analysis_width", "max_pixels")
 SECRET_HEADERS = ("authorization", "cookie", "x-api-key")
+SEED_SOURCE = "cameras.yaml"  # its cursor: the ids the registry has taken from the file
 
 
 class RegistryError(Exception):
@@ -122,14 +127,29 @@ class CameraRegistry:
         return True
 
     def seed(self, cameras: Iterable[CameraConf]) -> list[str]:
-        """Insert the cameras the table does not have yet; return their ids."""
-        added = []
+        """Insert the cameras of the file that were never taken from it before; return their ids.
+        One taken earlier and removed since is not brought back."""
+        cameras = list(cameras)
+        try:
+            return self._seed(cameras)
+        except IntegrityError:  # another process seeded at the same moment: read what it wrote
+            return self._seed(cameras)
+
+    def _seed(self, cameras: list[CameraConf]) -> list[str]:
         with self.db.session() as s:
+            cursor = s.get(SourceCursor, SEED_SOURCE, with_for_update=True)
+            taken = set(json.loads(cursor.cursor)) if cursor is not None else set()
             have = set(s.scalars(select(Camera.id)).all())
+            added = []
             for conf in cameras:
-                if conf.id not in have:
+                if conf.id not in have and conf.id not in taken:
                     s.add(to_row(conf))
                     added.append(conf.id)
+            now_taken = sorted(taken | {c.id for c in cameras})
+            if cursor is None:
+                s.add(SourceCursor(source=SEED_SOURCE, cursor=json.dumps(now_taken)))
+            elif now_taken != sorted(taken):
+                cursor.cursor = json.dumps(now_taken)
         return added
 
     # -- health ----------------------------------------------------------------------------------

@@ -354,10 +354,17 @@ def test_api_add_test_list_remove_live_with_metrics(faults, db, tmp_path):
                        registry=registry, stop_when_idle=False, worker_id="w1")
     t = loop.start()
     app = FastAPI()
-    app.include_router(create_router(registry, settings=st))
+    app.include_router(create_router(registry, settings=st, api_keys=["k-integrator"]))
     try:
         with LiveServer(app) as srv:
-            api = httpx.Client(base_url=srv.url, timeout=20)
+            # changes and test fetches need a key; reads do not
+            anon = httpx.Client(base_url=srv.url, timeout=20)
+            assert anon.post("/api/cameras", json=camera_json("cam-z", faults.url + "/good/z.jpg")).status_code == 401
+            assert anon.post("/api/cameras/test", json={"url": faults.url + "/good/z.jpg"}).status_code == 401
+            assert anon.post("/api/cameras/test", json={"url": faults.url + "/good/z.jpg"},
+                             headers={"X-API-Key": "wrong"}).status_code == 401
+            assert anon.get("/api/cameras").json() == [] and "/good/z.jpg" not in faults.hits
+            api = httpx.Client(base_url=srv.url, timeout=20, headers={"X-API-Key": "k-integrator"})
             # test a feed before adding it: resolution, size, latency
             r = api.post("/api/cameras/test", json={"url": faults.url + "/good/api.jpg"}).json()
             assert r["ok"] and (r["width"], r["height"]) == (320, 240) and r["bytes"] > 1000 and r["latency_ms"] > 0
@@ -391,6 +398,7 @@ def test_api_add_test_list_remove_live_with_metrics(faults, db, tmp_path):
             assert "# TYPE watch1022_camera_frames_total counter" in text
             assert 'watch1022_camera_quality{camera="cam-b",quality="unusable"}' in text
             # remove live: the monitor stops it
+            assert anon.delete("/api/cameras/cam-a").status_code == 401
             assert api.delete("/api/cameras/cam-a").status_code == 204
             assert api.delete("/api/cameras/cam-a").status_code == 404
             deadline = time.monotonic() + 5
@@ -407,13 +415,37 @@ def test_api_add_test_list_remove_live_with_metrics(faults, db, tmp_path):
 
 def test_api_refuses_loopback_url_not_allow_listed(db):
     app = FastAPI()
-    app.include_router(create_router(CameraRegistry(db), settings=MonitorConf()))  # nothing allow-listed
+    app.include_router(create_router(CameraRegistry(db), settings=MonitorConf(), api_keys=["k"]))  # nothing allow-listed
     with LiveServer(app) as srv:
-        r = httpx.post(srv.url + "/api/cameras", json=camera_json("cam-x", "http://127.0.0.1:8080/snap.jpg"))
+        key = {"X-API-Key": "k"}
+        r = httpx.post(srv.url + "/api/cameras", json=camera_json("cam-x", "http://127.0.0.1:8080/snap.jpg"), headers=key)
         assert r.status_code == 400 and "loopback" in r.json()["detail"]
-        r = httpx.post(srv.url + "/api/cameras/test", json={"url": "http://169.254.169.254/latest/meta-data"})
+        r = httpx.post(srv.url + "/api/cameras/test", json={"url": "http://169.254.169.254/latest/meta-data"},
+                       headers=key)
         assert r.json()["ok"] is False and r.json()["error_kind"] == "policy"
         assert httpx.get(srv.url + "/api/cameras").json() == []
+
+
+def test_api_without_configured_keys_refuses_changes_and_says_how_to_allow_them(db):
+    app = FastAPI()
+    app.include_router(create_router(CameraRegistry(db), settings=MonitorConf()))
+    with LiveServer(app) as srv:
+        r = httpx.post(srv.url + "/api/cameras", json=camera_json("cam-x", "http://camera.example/snap.jpg"),
+                       headers={"X-API-Key": "anything"})
+        assert r.status_code == 403 and "$WATCH1022_CAMERA_API_KEYS" in r.json()["detail"]
+        assert httpx.delete(srv.url + "/api/cameras/cam-x").status_code == 403
+        assert httpx.get(srv.url + "/api/cameras").status_code == 200
+
+
+def test_cameras_yaml_seeds_once_and_a_removed_camera_stays_removed(db):
+    registry = CameraRegistry(db)
+    a, b = camera_conf("cam-yaml-a"), camera_conf("cam-yaml-b")
+    assert registry.seed([a, b]) == ["cam-yaml-a", "cam-yaml-b"]
+    assert registry.seed([a, b]) == []
+    assert registry.remove("cam-yaml-a")
+    c = camera_conf("cam-yaml-c")
+    assert registry.seed([a, b, c]) == ["cam-yaml-c"]  # a new camera in the file is taken, the removed one is not
+    assert [x.id for x in registry.list_cameras()] == ["cam-yaml-b", "cam-yaml-c"]
 
 
 def write_config(tmp_path: Path, allow: list[str], db_url: str, **bus) -> Path:
@@ -446,6 +478,17 @@ def test_cli_add_test_list_remove_with_a_running_monitor(faults, tmp_path):
     db_url = f"sqlite:///{tmp_path / 'w.db'}"
     conf = write_config(tmp_path, ["127.0.0.1"], db_url)
     common = ["--config", str(conf)]
+    # before any monitor ran, the file's cameras are listed, not yet watched
+    yaml_cam = camera_json("cam-from-yaml", faults.url + "/good/yaml.jpg")
+    yaml_cam["interval_s"] = 0.3
+    import yaml
+    conf_file = conf / "cameras.yaml"
+    conf_file.write_text(yaml.safe_dump({**yaml.safe_load(conf_file.read_text()), "cameras": [yaml_cam]}))
+    table = cli("cameras", "list", *common).stdout
+    assert "cam-from-yaml" in table and "unwatched" in table and "1 camera(s)" in table
+    p = cli("cameras", "remove", "cam-from-yaml", *common)
+    assert "will not add it again" in p.stdout
+    assert "0 camera(s)" in cli("cameras", "list", *common).stdout
     p = cli("cameras", "test", "--url", faults.url + "/good/cli.jpg", *common)
     assert "ok: 320x240" in p.stdout and " ms" in p.stdout
     p = cli("cameras", "test", "--url", "http://camera.invalid/x.jpg", *common, check=False)

@@ -85,17 +85,20 @@ def run_cameras(rt: Runtime, publisher, stop: threading.Event, stop_when_idle: b
 def console_app(rt: Runtime, publisher, core_path: str | None = None):
     """The operator console with the parts' APIs: cameras (live registry, health, /metrics) and the
     social webhook (`POST /social/posts`, keys from the env var named in social.yaml)."""
-    import os
     from bridge.console import create_console
     from monitors.api import create_router as cameras_router
     from monitors.registry import CameraRegistry
     from social.webhook import create_router as webhook_router
+    from watch1022.apikeys import keys_from_env
 
     cfg = rt.config
     app = create_console(rt.db, cfg.categories.by_code(), rt.evidence_dir(), core_path=core_path)
-    app.include_router(cameras_router(CameraRegistry(rt.db), settings=cfg.cameras.monitor))
+    registry = CameraRegistry(rt.db)
+    registry.seed(cfg.cameras.cameras)  # the file's cameras are listed before any monitor ran
+    app.include_router(cameras_router(registry, settings=cfg.cameras.monitor,
+                                      api_keys=keys_from_env(cfg.cameras.monitor.api_keys_env)))
     hook = cfg.social.webhook
-    keys = [k.strip() for k in os.environ.get(hook.api_keys_env, "").split(",") if k.strip()]
+    keys = keys_from_env(hook.api_keys_env)
     app.include_router(webhook_router(publisher, keys, categories=cfg.categories.categories,
                                       threshold=cfg.social.threshold, salt=rt.author_salt(),
                                       max_items=hook.max_items))
