@@ -159,7 +159,7 @@ def cmd_add(args) -> int:
                 print(f"test: {r['width']}x{r['height']}, {r['bytes']} bytes, {r['latency_ms']:.0f} ms")
             registry.add(conf, replace=args.replace)
         except RegistryError as e:
-            print(f"refused: {e.reason}", file=sys.stderr)
+            print(e.reason if e.reason.startswith("refused") else f"refused: {e.reason}", file=sys.stderr)
             return 1
         print(f"added {conf.id} ({conf.kind} {conf.url}); running monitors pick it up within "
               f"{cfg.cameras.monitor.registry_poll_s:g} s")
