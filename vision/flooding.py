@@ -59,6 +59,8 @@ class FloodingParams:
     hue_hi: int = 35
     sat_brown_lo: int = 30  # below this a pixel is "grey" (beige concrete, pavements: sat 15..35)
     sat_hi: int = 170  # above this it is a vivid colour (a painted vehicle), not muddy water
+    turbid_sat: int = 40  # no baseline: a water sheet must be partly clearly turbid (brownish at this saturation)
+    sheet_turbid_min: float = 0.3  # ... on at least this share of its pixels (else: concrete, asphalt, a wet film)
     val_lo: int = 50  # too dark: no colour information (night, shadow)
     val_hi: int = 235  # blown out (glare, sky)
     texture_win: int = 7  # window of the local standard deviation, px at work width
@@ -145,8 +147,13 @@ class FloodingAnalyzer(Analyzer):
             off[:] = 0.0  # only a warm veil (dusk, sodium light) is removed: other tints are the scene's colours
         return off, bright
 
-    def water_mask_work(self, work: np.ndarray, offset: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(water mask, lane-mark mask) of a BGR image already at working resolution, uint8 / bool."""
+    def water_mask_work(self, work: np.ndarray, offset: np.ndarray | None = None,
+                        sheets: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(water mask, lane-mark mask) of a BGR image already at working resolution, uint8 / bool.
+        sheets (no baseline to compare with): keep only connected water sheets of which at least
+        sheet_turbid_min is clearly turbid (brownish hue at turbid_sat or more). Grey or barely tinted smooth
+        surfaces alone are what dry and wet asphalt, concrete and pavements look like; flood water is turbid,
+        and its grey parts (sky reflected, glare) join a turbid body."""
         p = self.params
         gray = cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)
         val_lo = p.val_lo
@@ -174,6 +181,10 @@ class FloodingAnalyzer(Analyzer):
             mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, k_close)
         if p.min_blob > 0:
             mask = drop_small_blobs(mask, p.min_blob * mask.size)
+        if sheets and p.sheet_turbid_min > 0:
+            turbid = cv2.bitwise_and(cv2.inRange(hsv, (p.hue_lo, max(p.turbid_sat, p.sat_brown_lo), val_lo),
+                                                 (p.hue_hi, p.sat_hi, p.val_hi)), smooth_brown)
+            mask = keep_turbid_sheets(mask, turbid, p.sheet_turbid_min)
         marks = cv2.morphologyEx(gray, cv2.MORPH_TOPHAT, k_mark) >= p.mark_contrast
         return mask, marks
 
@@ -227,10 +238,13 @@ class FloodingAnalyzer(Analyzer):
         work = downscale(image[fy0:fy1, fx0:fx1], cw, ch)
         zcrop = zmask_w[cy0:cy1, cx0:cx1] > 0
         zone_px = int(np.count_nonzero(zcrop))
+        key = (h, w, cx0, cy0, cx1, cy1)
 
         offset, bright = self.colour_correction(image, round(y0 * sy))
         dark = bright < p.dark_val  # night: the hues are the street lights'
-        crop_mask, marks = self.water_mask_work(work, offset)
+        # without a calm reference to compare with, water must be a turbid sheet (see water_mask_work)
+        no_reference = ctx.single or not (self.baseline.ready and self.baseline.matches(key))
+        crop_mask, marks = self.water_mask_work(work, offset, sheets=no_reference)
 
         # colour available? (IR / night greyscale frames have none)
         sat = cv2.cvtColor(work[::4, ::4], cv2.COLOR_BGR2HSV)[..., 1]
@@ -252,7 +266,6 @@ class FloodingAnalyzer(Analyzer):
         mode = "single"
         water = raw_water
         persistence = None
-        key = (h, w, cx0, cy0, cx1, cy1)
         feats = None
         if not ctx.single:
             feats = self.baseline.features(work)
@@ -365,6 +378,22 @@ def local_std(gray: np.ndarray, win: int) -> np.ndarray:
     return np.sqrt(np.maximum(mean_sq - mean * mean, 0.0))
 
 
+def keep_turbid_sheets(mask: np.ndarray, turbid: np.ndarray, min_share: float) -> np.ndarray:
+    """Keep the 8-connected components of mask (uint8 0/255) of which at least min_share of the pixels
+    are set in turbid (uint8 0/255)."""
+    if not cv2.countNonZero(mask):
+        return mask
+    n, labels = cv2.connectedComponents(mask, connectivity=8)
+    flat = labels.ravel()
+    areas = np.bincount(flat, minlength=n)
+    hits = np.bincount(flat, weights=(turbid.ravel() > 0), minlength=n)
+    keep = hits >= min_share * np.maximum(areas, 1)
+    keep[0] = False
+    if keep[1:].all():
+        return mask
+    return np.where(keep, 255, 0).astype(np.uint8).take(labels)
+
+
 def drop_small_blobs(mask: np.ndarray, min_area: float) -> np.ndarray:
     """Keep only 8-connected components of a uint8 (0/255) mask with at least min_area pixels."""
     total = cv2.countNonZero(mask)
@@ -372,19 +401,24 @@ def drop_small_blobs(mask: np.ndarray, min_area: float) -> np.ndarray:
         return mask
     if total < min_area:  # every blob is smaller than the whole
         return np.zeros_like(mask)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if n <= 1:
-        return mask
-    small = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] < min_area) + 1
+    if mask.size < 65535:  # 16-bit labels suffice, and their areas come from one histogram
+        n, labels = cv2.connectedComponentsWithAlgorithm(mask, 8, cv2.CV_16U, cv2.CCL_DEFAULT)
+        if n <= 1:
+            return mask
+        areas = cv2.calcHist([labels], [0], None, [n], [0, n]).ravel()
+    else:
+        n, labels = cv2.connectedComponents(mask, connectivity=8)
+        if n <= 1:
+            return mask
+        areas = np.bincount(labels.ravel(), minlength=n)
+    small = np.flatnonzero(areas[1:] < min_area) + 1
     if small.size == 0:
         return mask
-    if small.size > 32:  # confetti: one table look-up for all
-        keep = stats[:, cv2.CC_STAT_AREA] >= min_area
+    if small.size > 4:  # confetti: one table look-up for all
+        keep = areas >= min_area
         keep[0] = False
-        return np.where(keep[labels], 255, 0).astype(np.uint8)
+        return np.where(keep, 255, 0).astype(np.uint8).take(labels)
     out = mask.copy()
-    for i in small:  # a few small blobs: clear each inside its own box
-        x, y, bw, bh = (int(v) for v in stats[i, :4])
-        sub = out[y:y + bh, x:x + bw]
-        sub[labels[y:y + bh, x:x + bw] == i] = 0
+    for i in small:
+        out[labels == i] = 0
     return out
