@@ -80,13 +80,39 @@ class Features:
         return cv2.resize(mask, self.shape[::-1], interpolation=cv2.INTER_AREA)
 
 
+_K3 = np.ones((3, 3), np.uint8)
 _LAB_WEIGHTS = np.array([[0.25, 1.0, 1.0]], np.float32)
 
 
+def _cv_half() -> bool:
+    """OpenCV converts float32 <-> float16 (CV_16F) itself (OpenCV 5): ~10x numpy's astype."""
+    try:
+        x = np.array([[0.1, 254.9, -3.0]], np.float32)
+        h = cv2.add(x, 0.0, dtype=cv2.CV_16F)
+        return h.dtype == np.float16 and bool((h == x.astype(np.float16)).all()) and \
+            bool((cv2.add(h, 0.0, dtype=cv2.CV_32F) == h.astype(np.float32)).all())
+    except (cv2.error, AttributeError, TypeError):
+        return False
+
+
+if _cv_half():
+    def to_half(a: np.ndarray) -> np.ndarray:
+        return cv2.add(a, 0.0, dtype=cv2.CV_16F)
+
+    def to_single(a: np.ndarray) -> np.ndarray:
+        return cv2.add(a, 0.0, dtype=cv2.CV_32F)
+else:  # pragma: no cover - older OpenCV
+    def to_half(a: np.ndarray) -> np.ndarray:
+        return a.astype(np.float16)
+
+    def to_single(a: np.ndarray) -> np.ndarray:
+        return a.astype(np.float32)
+
+
 def _blend(ref: np.ndarray, new: np.ndarray, a: float) -> np.ndarray:
-    acc = ref.astype(np.float32)
+    acc = to_single(ref)
     cv2.accumulateWeighted(new, acc, a)
-    return acc.astype(np.float16)
+    return to_half(acc)
 
 
 class ZoneBaseline:
@@ -120,7 +146,7 @@ class ZoneBaseline:
         if self.key != key or self.lab is None or self.lab.shape[:2] != f.shape:
             self.reset()
             self.key = key
-            self.lab, self.texture, self.edges = (x.astype(np.float16) for x in (f.lab, f.texture, f.edges))
+            self.lab, self.texture, self.edges = (to_half(x) for x in (f.lab, f.texture, f.edges))
             self.count = 1
             return
         a = 1.0 / (self.count + 1) if self.count < self.warmup else self.rate
@@ -138,12 +164,12 @@ class ZoneBaseline:
     def changed(self, f: Features, min_de: float, max_texture_ratio: float | None = None) -> np.ndarray:
         """uint8 mask (1 = changed) of where the look differs from the reference: colour_distance >= min_de,
         or (if given) texture_ratio <= max_texture_ratio. Squared distances, no square root."""
-        d = f.lab - self.lab
+        d = cv2.subtract(f.lab, to_single(self.lab))
         cv2.multiply(d, d, dst=d)
         d2 = cv2.transform(d, _LAB_WEIGHTS)
         out = cv2.compare(d2, float(min_de) ** 2, cv2.CMP_GE)
         if max_texture_ratio is not None:  # (t + 1) <= r * (t_ref + 1)
-            ref = self.texture.astype(np.float32)
+            ref = to_single(self.texture)
             ref += 1.0
             ref *= float(max_texture_ratio)
             out |= cv2.compare(f.texture + 1.0, ref, cv2.CMP_LE)
@@ -157,11 +183,13 @@ class ZoneBaseline:
 
     def edge_persistence(self, f: Features, mask: np.ndarray | None = None, strong: float = 60.0) -> float | None:
         """Share of the reference's strong edges (lane marks, kerbs) still strong now, within mask."""
-        ref = self.edges >= strong
+        edges = to_single(self.edges)
+        ref = cv2.compare(edges, float(strong), cv2.CMP_GE)
         if mask is not None:
-            ref &= mask
-        n = int(np.count_nonzero(ref))
+            ref &= mask.view(np.uint8) if mask.dtype == bool else mask
+        n = cv2.countNonZero(ref)
         if n < 10:
             return None
-        now = cv2.dilate(f.edges, np.ones((3, 3), np.uint8)) >= np.maximum(strong * 0.5, 0.4 * self.edges)
-        return float(np.count_nonzero(now & ref)) / n
+        need = cv2.max(cv2.multiply(edges, 0.4), strong * 0.5)
+        now = cv2.compare(cv2.dilate(f.edges, _K3), need, cv2.CMP_GE)
+        return float(cv2.countNonZero(now & ref)) / n
