@@ -28,7 +28,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from social.normalize import Caseless, analyse
-from social.phrases import Match, Phrase, PhraseIndex, PhraseSet, parse_phrase
+from social.phrases import Match, Phrase, PhraseIndex, PhraseSet, parse_phrases
 
 __all__ = ["Classification", "Classifier", "Lexicon", "LexiconError", "load_lexicon", "default_classifier",
            "classify", "LEXICON_PATH"]
@@ -102,7 +102,7 @@ def _compile(items: Iterable[str], where: str, weight: float = 1.0, label: str =
     out = []
     for i, text in enumerate(items):
         try:
-            out.append(parse_phrase(str(text), weight=weight, label=label))
+            out += parse_phrases(str(text), weight=weight, label=label)
         except ValueError as e:
             raise LexiconError(f"{where}[{i}]: {e}") from None
     return out

@@ -334,11 +334,26 @@ class Doc:
     lax: tuple[bool, ...]  # Token.loose: matches any marks
     starts: tuple[int, ...]
     ends: tuple[int, ...]
+    # typed without diacritics in a text typed with them, and not a common word that is written so ("do", "sau"):
+    # may stand for a word with diacritics inside a phrase (see social.phrases); all False in a loose text
+    soft: tuple[bool, ...] = ()
 
     @property
     def tokens(self) -> tuple[Token, ...]:
         return tuple(Token(t, t if f is None else f, m, a, b, f is None, x)
                      for t, f, m, x, a, b in zip(self.texts, self.folds, self.marks, self.lax, self.starts, self.ends))
+
+
+# Words that are written without diacritics in their own right and look like a phrase word with them ("do"
+# because / "đổ" fall, "sau" after / "sâu" deep, "cho" / "chó"): never taken for the word with diacritics.
+_NOT_STAND_IN = frozenset(
+    "do sau cho ma la va vi thi nha ra vao khi con co ban nay nam so hay tai an anh em chi ca hai ba bao tan "
+    "tin thu mua cao toi ai kia the ta tay no gi lo nhanh sang ngay lai dan nhu lam mai minh hoa lan linh".split())
+
+
+def _soft(folds, marks) -> tuple[bool, ...]:
+    return tuple(f is not None and not m and f not in _NOT_STAND_IN and not f[:1].isdigit()
+                 for f, m in zip(folds, marks))
 
 
 def _scan(text: str, loose: bool) -> Doc:
@@ -347,16 +362,19 @@ def _scan(text: str, loose: bool) -> Doc:
     if not ms:
         return Doc(text, loose, (), (), (), (), (), ())
     texts, folds, marks, lax = zip(*map(_word, map(re.Match.group, ms)))
-    return Doc(text, loose, texts, folds, marks, lax if loose else (False,) * len(ms),
-               tuple(map(re.Match.start, ms)), tuple(map(re.Match.end, ms)))
+    no = (False,) * len(ms)
+    return Doc(text, loose, texts, folds, marks, lax if loose else no,
+               tuple(map(re.Match.start, ms)), tuple(map(re.Match.end, ms)), no if loose else _soft(folds, marks))
 
 
 def doc_of_tokens(tokens, cleaned: str = "") -> Doc:
     """A Doc from Token objects (for callers that tokenised themselves)."""
     tokens = list(tokens)
-    return Doc(cleaned, any(t.loose for t in tokens), tuple(t.text for t in tokens),
-               tuple(None if t.brk else t.fold for t in tokens), tuple(t.marks for t in tokens),
-               tuple(t.loose for t in tokens), tuple(t.start for t in tokens), tuple(t.end for t in tokens))
+    loose = any(t.loose for t in tokens)
+    folds, marks = tuple(None if t.brk else t.fold for t in tokens), tuple(t.marks for t in tokens)
+    return Doc(cleaned, loose, tuple(t.text for t in tokens), folds, marks,
+               tuple(t.loose for t in tokens), tuple(t.start for t in tokens), tuple(t.end for t in tokens),
+               (False,) * len(tokens) if loose else _soft(folds, marks))
 
 
 def tokenize(text: str, loose: bool | None = None) -> list[Token]:

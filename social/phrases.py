@@ -1,7 +1,8 @@
 """Phrase matching on tokens: the small engine under the classifier and the locator.
 
 A phrase is a sequence of *slots*; a slot is a set of alternative words ("mất|hư|bể") or a gap
-("~3": up to three other words). Words compare with :func:`social.normalize.token_matches`:
+("~3": up to three other words); a group "(đạo đức|văn hóa)" holds alternatives of several words
+(:func:`parse_phrases` turns it into one phrase per alternative). Words compare with :func:`social.normalize.token_matches`:
 diacritics-insensitive for text typed without diacritics, diacritics-aware otherwise.
 Tokenise with the right `loose` judgement (see social.normalize.tokenize). Matches never
 cross a sentence break token. A phrase matches at a token as early as it can: each gap takes as few
@@ -9,12 +10,14 @@ words as it needs (the first success of a depth-first search that tries small ga
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from itertools import product
 from typing import Iterable, Sequence
 
 from social.normalize import Doc, Token, doc_of_tokens, fold, mark_signature
 
-__all__ = ["Phrase", "Match", "PhraseSet", "PhraseIndex", "parse_phrase", "spans_overlap"]
+__all__ = ["Phrase", "Match", "PhraseSet", "PhraseIndex", "parse_phrase", "parse_phrases", "spans_overlap"]
 
 _MAX_GAP = 8
 
@@ -56,8 +59,39 @@ def spans_overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
+_GROUP = re.compile(r"\(([^()]*)\)")
+
+
+def parse_phrases(text: str, weight: float = 1.0, label: str = "") -> list[Phrase]:
+    """Parse a phrase that may hold groups of several-word alternatives: "xuống cấp ~2 (đạo đức|văn hóa)" is
+    "xuống cấp ~2 đạo đức" or "xuống cấp ~2 văn hóa" ("a|b" alone separates one-word alternatives). Each
+    alternative becomes a Phrase of its own, all with the text as written, so they count as one phrase."""
+    if "(" not in text and ")" not in text:
+        return [parse_phrase(text, weight, label)]
+    parts: list[list[str]] = []  # each group → its alternatives; plain text between groups → one "alternative"
+    pos = 0
+    for m in _GROUP.finditer(text):
+        parts.append([text[pos:m.start()]])
+        alts = [a.strip() for a in m.group(1).split("|")]
+        if not all(alts):
+            raise ValueError(f"phrase {text!r}: empty alternative in ({m.group(1)})")
+        parts.append(alts)
+        pos = m.end()
+    parts.append([text[pos:]])
+    if "(" in text[pos:] or ")" in text[pos:] or any("(" in p[0] or ")" in p[0] for p in parts[::2]):
+        raise ValueError(f"phrase {text!r}: unbalanced or nested parentheses")
+    out = []
+    for combo in product(*parts):
+        p = parse_phrase(" ".join(" ".join(combo).split()), weight, label)
+        out.append(Phrase(text=text, slots=p.slots, weight=weight, label=label))
+    return out
+
+
 def parse_phrase(text: str, weight: float = 1.0, label: str = "") -> Phrase:
-    """Parse "cây ~3 đổ|ngã" into slots. Raises ValueError on an empty phrase or a leading/trailing gap."""
+    """Parse "cây ~3 đổ|ngã" into slots. Raises ValueError on an empty phrase or a leading/trailing gap.
+    (Groups of several-word alternatives, "(đạo đức|văn hóa)", need :func:`parse_phrases`.)"""
+    if "(" in text or ")" in text:
+        raise ValueError(f"phrase {text!r}: a group in parentheses gives several phrases: use parse_phrases")
     slots: list[_Word | _Gap] = []
     for part in text.split():
         if part.startswith("~"):
@@ -165,18 +199,23 @@ class PhraseIndex:
         if not isinstance(doc, Doc):
             doc = doc_of_tokens(doc, source)
         out = _Found()
-        folds, marks, lax, starts, ends = doc.folds, doc.marks, doc.lax, doc.starts, doc.ends
+        folds, marks, lax, soft, starts, ends = doc.folds, doc.marks, doc.lax, doc.soft, doc.starts, doc.ends
         n = len(folds)
         text = doc.cleaned
         root_words = self._root.words
         found: dict[int, tuple[int, str, Phrase, int]] = {}
 
-        def reach(node: _Node, j: int) -> None:
+        # Mixed typing: in a text typed with diacritics, a word typed without them ("cay" in "cay ngã") may stand
+        # for a word of a phrase when another word of that match carries its diacritics ("ngã"). `st` follows the
+        # walk: 0 nothing yet, 1 a word matched with its diacritics (anchored), 2 a word stood in, not anchored
+        # yet; a phrase completed in state 2 does not count.
+        def reach(node: _Node, j: int, st: int) -> None:
             """The walk has matched up to `node`, before token j: record the phrases complete here (the first
             success in depth-first order is a phrase's match), then go on (words first, then gaps, small first)."""
-            for entry in node.ends:
-                if entry[0] not in found:
-                    found[entry[0]] = (*entry, j)
+            if st != 2:
+                for entry in node.ends:
+                    if entry[0] not in found:
+                        found[entry[0]] = (*entry, j)
             if not node.inner:
                 return
             if j < n and node.words:
@@ -184,7 +223,9 @@ class PhraseIndex:
                 if cands:
                     for ms, child in cands:
                         if lax[j] or marks[j] in ms:
-                            reach(child, j + 1)
+                            reach(child, j + 1, 1 if marks[j] else st)
+                        elif soft[j]:
+                            reach(child, j + 1, 1 if st == 1 else 2)
             for max_words, child in node.gaps:
                 for skip in range(max_words + 1):
                     k = j + skip
@@ -195,26 +236,35 @@ class PhraseIndex:
                         if cands:
                             for ms, c in cands:
                                 if lax[k] or marks[k] in ms:
-                                    reach(c, k + 1)
+                                    reach(c, k + 1, 1 if marks[k] else st)
+                                elif soft[k]:
+                                    reach(c, k + 1, 1 if st == 1 else 2)
                     else:
-                        reach(child, k)
+                        reach(child, k, st)
 
         for i in [i for i, f in enumerate(folds) if f in root_words]:
-            lx, mk, j = lax[i], marks[i], i + 1
+            lx, mk, sf, j = lax[i], marks[i], soft[i], i + 1
             for ms, child in root_words[folds[i]]:
                 if lx or mk in ms:
-                    if child.plain:  # a longer phrase: call only when its next word is here
-                        cands = child.words.get(folds[j]) if j < n else None
-                        if cands:
-                            for ms2, c in cands:
-                                if lax[j] or marks[j] in ms2:
-                                    reach(c, j + 1)
-                    elif child.inner:
-                        reach(child, j)
-                    else:  # a one-word phrase: no call
-                        for entry in child.ends:
-                            if entry[0] not in found:
-                                found[entry[0]] = (*entry, j)
+                    st = 1 if mk else 0
+                elif sf and child.inner:  # a word standing in never makes a one-word phrase
+                    st = 2
+                else:
+                    continue
+                if child.plain:  # a longer phrase: call only when its next word is here
+                    cands = child.words.get(folds[j]) if j < n else None
+                    if cands:
+                        for ms2, c in cands:
+                            if lax[j] or marks[j] in ms2:
+                                reach(c, j + 1, 1 if marks[j] else st)
+                            elif soft[j]:
+                                reach(c, j + 1, 1 if st == 1 else 2)
+                elif child.inner:
+                    reach(child, j, st)
+                else:  # a one-word phrase: no call
+                    for entry in child.ends:
+                        if entry[0] not in found:
+                            found[entry[0]] = (*entry, j)
             if found:
                 cs = starts[i]
                 for _, (_, name, phrase, end) in (sorted(found.items()) if len(found) > 1 else found.items()):
