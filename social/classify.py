@@ -27,7 +27,7 @@ from typing import Iterable
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from social.normalize import Caseless, analyse
+from social.normalize import Caseless, analyse, fold
 from social.phrases import Match, Phrase, PhraseIndex, PhraseSet, parse_phrases
 
 __all__ = ["Classification", "Classifier", "Lexicon", "LexiconError", "load_lexicon", "default_classifier",
@@ -55,6 +55,7 @@ class Scoring(_Conf):
     other_place: float = -5.0
     other_place_with_hcmc: float = -0.5
     question_without_report: float = -2.0
+    past_year: float = -3.0
     precedence: list[tuple[str, str]] = Field(default_factory=list)
 
 
@@ -155,6 +156,10 @@ class Classification:
 # Dates and clock times: "28/10", "4-11", "ngày 14/9", "lúc 10 giờ", "11 giờ 15", "22h".
 _DATE = Caseless(r"(?<![\w/.])(?:[0-3]?\d)\s*[/-]\s*(?:0?[1-9]|1[0-2])(?![\w/])|(?<!\w)\d{1,2}\s*(?:giờ|h)(?:\s*\d{1,2})?(?!\w)")
 _DIGIT = re.compile(r"\d")
+# A year named as the time of the event ("hồi năm 2018", "vào năm 2020", "năm 2019"), on folded text; not the
+# year of a full date ("ngày 12 tháng 10 năm 2025").
+_PAST_YEAR = re.compile(r"(?<![^\W_])(?:(?:hoi|vao|tu|trong|cuoi|dau|giua)\s+(?:nam\s+)?|nam\s+)(?:19|20)\d\d(?!\d)")
+_MONTH_BEFORE = re.compile(r"thang\s*\d{1,2}\s*$")
 _NOT_DATE_BEFORE = re.compile(r"(?:đường|duong|hẻm|hem|số|so|kiệt|ngõ)\s*$", re.IGNORECASE)
 _QUESTION_MARK = re.compile(r"\?\s*$|\?\s")
 _start = attrgetter("start")
@@ -187,8 +192,9 @@ class Classifier:
         masks = found["masks"]
 
         context = found["context"]
-        if masks:
-            context = [m for m in context if not any(m.overlaps(h) for h in masks)]
+        if masks:  # a mask hides the words inside it, not a marker that is the mask itself ("ngã tư")
+            context = [m for m in context if not any(m.overlaps(h) and (m.start, m.end) != (h.start, h.end)
+                                                     for h in masks)]
         questions = [m for m in context if m.phrase.label == "question"]
 
         # 1. category cues (a cue inside a question is asked about, not reported)
@@ -247,6 +253,13 @@ class Classifier:
                 report += sc.date_marker
                 signals.append(f"report:{cleaned[d.start():d.end()]}")
                 break
+        if digit:
+            low = fold(cleaned)
+            for y in _PAST_YEAR.finditer(low):
+                if not _MONTH_BEFORE.search(low[max(0, y.start() - 12):y.start()]):
+                    negative += sc.past_year
+                    signals.append(f"past:{y.group(0)}")
+                    break
         if "?" in cleaned and _QUESTION_MARK.search(cleaned):
             question = True
         report = min(sc.report_cap, report)

@@ -77,3 +77,57 @@ def test_a_lone_word_without_diacritics_needs_an_anchor():
 
 def test_mixed_typing_in_place_names():
     assert locate("Nhà mình ở phuong Bến Thành nước lên tới gối").ward == "Phường Bến Thành"
+
+
+# ---- general rules: what is and is not a current report -------------------------------------------------
+@pytest.mark.parametrize("text, category", [
+    # an intersection named is a place of the incident, even though "ngã tư" hides the "ngã" inside it
+    ("Ngập ở ngã tư Trần Quang Khải – Hai Bà Trưng, xe cộ ùn ứ", "flooding"),
+    # a pole that falls is a power case, not a tree case, although "bị ngã đổ" is said of trees too
+    ("Trụ điện trước chợ bị ngã đổ sau tiếng nổ lớn, cả khu phố mất điện", "power_line"),
+    ("Cây me trước nhà số 5 Trần Quang Khải bị ngã đổ, đè lên mái tôn", "fallen_tree"),
+    # a leak at a water works
+    ("Nhà máy nước bị rò rỉ, nước tràn ra đường từ rạng sáng", "water_pipe"),
+])
+def test_current_reports(text, category):
+    c = classify(text)
+    assert c.is_report and c.category == category, c
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("Clip cây đổ ở Bangkok đè bẹp ô tô đang đỗ", "other_place"),
+    ("Huế ngập sâu sau bão, nhiều nhà dân bị cô lập", "other_place"),
+    ("Ở Mỹ cây đổ đè sập nhà sau trận bão tuyết", "other_place"),
+    ("Làm đổ xô nước ngập cả phòng khách, lau mãi không khô", "household"),
+    ("Đường này ngập tới đầu gối, đi bơi luôn cho khỏe kkk", "joke"),
+    ("Nhiều hố ga ở thành phố bị mất nắp, người dân lo lắng", "habitual"),
+])
+def test_not_reports(text, kind):
+    c = classify(text)
+    assert not c.is_report, c
+    assert any(s.startswith(kind) for s in c.signals), c.signals
+
+
+def test_a_pronoun_is_not_a_country():
+    c = classify("Hẻm nhà ở anh Tư ngập tới gối từ sáng nay")
+    assert c.is_report and not any(s.startswith("other_place") for s in c.signals), c
+
+
+@pytest.mark.parametrize("text", [
+    "Hồi năm 2019 đường Trần Quang Khải ngập cả tuần liền",
+    "hoi nam 2016 cay do chan ngang duong Tran Quang Khai",
+    "Vào năm 2020 hố tử thần xuất hiện trên đường Trần Quang Khải",
+])
+def test_a_year_named_as_the_time_of_the_event_is_the_past(text):
+    c = classify(text)
+    assert not c.is_report and any(s.startswith("past:") for s in c.signals), c
+
+
+def test_the_year_of_a_full_date_is_not_the_past():
+    c = classify("Ngày 12 tháng 10 năm 2025, đường Trần Quang Khải ngập sâu sau cơn mưa lớn")
+    assert c.is_report and not any(s.startswith("past:") for s in c.signals), c
+
+
+@pytest.mark.parametrize("text", ["Hố sâu xuất hiện trên đường Trần Quang Khải", "Người dân phát hiện hố sâu trên đường"])
+def test_hien_inside_a_compound_word_is_not_now(text):
+    assert "report:hiện" not in classify(text).signals

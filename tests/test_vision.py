@@ -259,13 +259,45 @@ def test_evidence_store_is_content_addressed_atomic_and_idempotent(tmp_path):
     assert path.stat().st_mtime_ns == mtime
     sha2, uri2 = store.put(jpeg + b"\x00")
     assert sha2 != sha and uri2 != uri
+    raw = store.raw_of(uri)
+    assert raw is not None and raw != uri and store.raw_of(uri2) is None  # plain bytes carry no raw frame
     files = sorted(p.relative_to(tmp_path / "evidence").as_posix() for p in (tmp_path / "evidence").rglob("*") if p.is_file())
-    assert files == sorted([uri, uri2])  # no temporary files left behind
+    link = lambda u: u[:-4] + ".raw"  # noqa: E731
+    assert files == sorted([uri, uri2, raw, link(uri)])  # no temporary files left behind
     assert store.get(uri) == jpeg
     with pytest.raises(ValueError):
         store.path("../../etc/passwd")
     with pytest.raises(ValueError):
         store.put(b"")
+
+
+def test_evidence_keeps_the_raw_frame_beside_the_annotated_one(tmp_path):
+    img, zone, obs = _evidence_inputs()
+    at = datetime(2025, 1, 1, tzinfo=CITY_TZ)
+    jpeg = render_evidence(img, [zone], [obs], "cam", 0.5, at)
+    assert jpeg.raw_jpeg is not None and jpeg.raw_jpeg[:2] == b"\xff\xd8"
+    store = EvidenceStore(tmp_path / "ev")
+    sha, uri = store.put(jpeg)
+    raw_uri = store.raw_of(uri)
+    raw_bytes = store.get(raw_uri)
+    assert raw_uri == f"{hashlib.sha256(raw_bytes).hexdigest()[:2]}/{hashlib.sha256(raw_bytes).hexdigest()}.jpg"
+    assert (tmp_path / "ev" / (uri[:-4] + ".raw")).read_text() == raw_uri  # the reference, beside the annotated one
+    raw = cv2.imdecode(np.frombuffer(raw_bytes, np.uint8), cv2.IMREAD_COLOR)
+    annotated = cv2.imdecode(np.frombuffer(store.get(uri), np.uint8), cv2.IMREAD_COLOR)
+    diff = lambda a: float(np.abs(a.astype(np.int16) - img.astype(np.int16)).mean())  # noqa: E731
+    assert raw.shape == img.shape and diff(raw) < 2.0 < diff(annotated)  # nothing drawn on the raw frame
+    # the same frame with other drawings: one raw file; plain bytes and keep_raw=False: no raw frame
+    again = render_evidence(img, [zone], [], "cam", 0.5, at)
+    assert store.raw_of(store.put(again)[1]) == raw_uri
+    plain = render_evidence(img, [zone], [obs], "other cam", 0.5, at, keep_raw=False)
+    assert plain.raw_jpeg is None and store.raw_of(store.put(plain)[1]) is None
+    assert store.raw_of(store.put(bytes(jpeg) + b"\x00")[1]) is None
+    # an explicit raw frame, and put_frame for a bare frame
+    sha_f, uri_f = store.put_frame(img)
+    sha3, uri3 = store.put(b"\xff\xd8annotated\xff\xd9", raw_jpeg=store.get(uri_f))
+    assert store.raw_of(uri3) == uri_f
+    (tmp_path / "ev" / (uri3[:-4] + ".raw")).write_text("../../etc/passwd")
+    assert store.raw_of(uri3) is None  # a link never leads outside the store
 
 
 def test_sample_cameras_are_described():

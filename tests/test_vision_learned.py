@@ -232,16 +232,19 @@ def test_train_refuses_an_incomplete_dataset(tmp_path):
 
 
 # ---- export-dataset ----------------------------------------------------------------------------
-def _fill(db_url: str, evidence_dir: Path) -> dict[str, str]:
+def _fill(db_url: str, evidence_dir: Path, raw_frames: dict | None = None) -> dict[str, str]:
     """Camera candidates stored through the bridge (store_candidate), then verdicts as status sync
-    records them. Returns candidate id → expected label (None: skipped)."""
+    records them. Returns candidate id → expected label (None: skipped). Even-numbered candidates have their
+    evidence stored as the monitor does (annotated frame + raw frame beside it; raw_frames gets candidate id →
+    the raw image), odd-numbered ones only an annotated-like frame (evidence kept before raw frames were)."""
     import configs
     from bridge.fusion import store_candidate
     from models.db import Database
     from models.tables import Camera, Incident, Verdict
     from models.tables import Zone as ZoneRow
-    from vision.evidence import EvidenceStore
+    from vision.evidence import EvidenceStore, render_evidence
     from vision.scenes import render_frame
+    from vision.zones import Zone
     import cv2
     cats = configs.load().categories.by_code()
     ev = EvidenceStore(evidence_dir)
@@ -263,8 +266,13 @@ def _fill(db_url: str, evidence_dir: Path) -> dict[str, str]:
         s.flush()
         for i, (cat, verdict, place) in enumerate(plan):
             img, _ = render_frame(8000 + i, i, water=0.9 if cat == "flooding" else 0.0, tree=cat == "fallen_tree")
-            ok, buf = cv2.imencode(".jpg", img)
-            sha, uri = ev.put(buf.tobytes())
+            if i % 2 == 0:
+                jpeg = render_evidence(img, [Zone("road", [[0, 0.5], [1, 0.5], [1, 1], [0, 1]])], [], f"cam-{place}",
+                                       0.5, t0 + timedelta(minutes=i))
+            else:
+                ok, buf = cv2.imencode(".jpg", img)
+                jpeg = buf.tobytes()
+            sha, uri = ev.put(jpeg)
             cand = Candidate.create(
                 source="camera", source_ref=f"cam-{place}/road/{cat}/frame-{i}", category=cat, confidence=0.8,
                 observed_at=t0 + timedelta(minutes=i), location={"lat": 10.70 + place * 0.02, "lon": 106.70, "precision": "exact"},
@@ -279,6 +287,8 @@ def _fill(db_url: str, evidence_dir: Path) -> dict[str, str]:
                 s.add(Verdict(incident_id=inc.id, verdict=verdict, core_status="closed", status_notes=verdict))
             label = {"accepted": cat, "resolved": cat, "rejected": "normal"}.get(verdict or "")
             expected[cand.id] = label
+            if raw_frames is not None and i % 2 == 0:
+                raw_frames[cand.id] = img
     db.dispose()
     return expected
 
@@ -287,7 +297,8 @@ def _check_export(db_url: str, tmp_path: Path):
     from vision.dataset_export import split_of
     from watch1022.cli import main
     evidence = tmp_path / "evidence"
-    expected = _fill(db_url, evidence)
+    raw_frames: dict = {}
+    expected = _fill(db_url, evidence, raw_frames)
     conf = tmp_path / "conf"
     import shutil
     shutil.copytree(ROOT / "configs", conf, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
@@ -310,6 +321,16 @@ def _check_export(db_url: str, tmp_path: Path):
         it = by_cand[cid]
         assert it["label"] == label and it["split"] == split_of(it["split_key"])
         assert (out / it["file"]).is_file()
+    # the raw frame is exported where the store kept one (no zone outline or labels drawn on it)
+    for cid, it in by_cand.items():
+        assert it["frame"] == ("raw" if cid in raw_frames else "annotated")
+    assert manifest["annotated_only"] == sum(1 for it in manifest["items"] if it["frame"] == "annotated") > 0
+    for cid, img in raw_frames.items():
+        if cid not in by_cand:
+            continue
+        got = cv2.imread(str(out / by_cand[cid]["file"])).astype(np.int16)
+        want_img = img[-got.shape[0]:] if got.shape[0] < img.shape[0] else img  # the zone crop: the lower half
+        assert np.abs(got - want_img.astype(np.int16)).mean() < 3.0
     merged = [it for it in manifest["items"] if it["incident_id"] == manifest["items"][0]["incident_id"]]
     by_inc = {}
     for it in manifest["items"]:

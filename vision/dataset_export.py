@@ -8,7 +8,10 @@ labelled by the operators' verdicts (the model lifecycle's first step).
 Each image is the crop of the candidate's zone (its bounding box), as the learned analyzer sees it: the
 zone's polygon comes from the camera registry (zones table) or cameras.yaml, by the candidate's
 camera_id and zone attributes; a frame whose zone is unknown is kept whole and counted as `uncropped`.
-(Evidence frames carry the drawn zone outline and labels; the crop keeps some of that overlay.)
+The raw frame is exported, not the annotated evidence: the one the evidence store keeps beside it
+(vision.evidence: `<sha>.raw`), or the candidate's `raw_frame_uri` attribute. Evidence stored before raw
+frames were kept has only the annotated frame (drawn zone outline and labels, which the crop partly keeps):
+it is exported as it is and counted as `annotated_only`.
 
 Only categories the learned models know are exported (camera_fault and the social categories are not).
 Each candidate goes to train / val / test by a hash of a candidate id (70 / 15 / 15): the id of the candidate
@@ -91,6 +94,21 @@ def _write_crop(src: Path, dst: Path, polygon: list | None) -> bool:
     return False
 
 
+def _raw_uri(store, uri: str, attrs: dict) -> str | None:
+    """The raw frame of an evidence frame: linked beside it in the store, else the candidate's raw_frame_uri."""
+    try:
+        raw = store.raw_of(uri)
+    except ValueError:
+        raw = None
+    if raw is None and attrs.get("raw_frame_uri"):
+        try:
+            p = store.path(str(attrs["raw_frame_uri"]))
+        except ValueError:
+            return None
+        raw = str(attrs["raw_frame_uri"]) if p.is_file() else None
+    return raw
+
+
 def export_dataset(session: Session, evidence_dir: str | Path, out: str | Path,
                    zones: dict[tuple[str, str], list] | None = None) -> dict[str, Any]:
     """zones: (camera_id, zone name) → relative polygon, from cameras.yaml (the zones table adds to it)."""
@@ -101,6 +119,9 @@ def export_dataset(session: Session, evidence_dir: str | Path, out: str | Path,
     counts: dict[str, dict[str, int]] = {s: {} for s, _ in SPLIT_SHARES}
     skipped = {"no_verdict": 0, "duplicate": 0, "other_category": 0, "no_frame": 0, "missing_file": 0}
     uncropped = 0
+    annotated_only = 0
+    from vision.evidence import EvidenceStore
+    store = EvidenceStore(evidence_dir)
     items = []
     rows = session.scalars(select(CandidateRow).where(CandidateRow.source == "camera")
                            .options(selectinload(CandidateRow.evidence)).order_by(CandidateRow.id))
@@ -134,7 +155,14 @@ def export_dataset(session: Session, evidence_dir: str | Path, out: str | Path,
             if evidence_dir not in src.parents or not src.is_file():
                 skipped["missing_file"] += 1
                 continue
-            name = f"{ev.sha256 or hashlib.sha256(src.read_bytes()).hexdigest()}{src.suffix.lower() or '.jpg'}"
+            raw_uri = _raw_uri(store, ev.uri, attrs)
+            raw = raw_uri is not None
+            if raw:
+                src = (evidence_dir / raw_uri).resolve()
+            else:
+                annotated_only += 1
+            sha = hashlib.sha256(src.read_bytes()).hexdigest() if raw or not ev.sha256 else ev.sha256
+            name = f"{sha}{src.suffix.lower() or '.jpg'}"
             dst = out / split / label / name
             dst.parent.mkdir(parents=True, exist_ok=True)
             if not dst.exists():
@@ -142,12 +170,13 @@ def export_dataset(session: Session, evidence_dir: str | Path, out: str | Path,
                     uncropped += 1
                 counts[split][label] = counts[split].get(label, 0) + 1
             items.append({"candidate_id": cand.id, "incident_id": cand.incident_id, "verdict": verdict,
-                          "label": label, "split": split, "split_key": split_key, "file": f"{split}/{label}/{name}"})
+                          "label": label, "split": split, "split_key": split_key, "file": f"{split}/{label}/{name}",
+                          "frame": "raw" if raw else "annotated", "evidence_uri": ev.uri})
     for s, _ in SPLIT_SHARES:  # every class folder exists, so the layout is a complete YOLO dataset
         for c in (*LEARNED_CLASSES, "normal"):
             (out / s / c).mkdir(parents=True, exist_ok=True)
     manifest = {"images": sum(sum(c.values()) for c in counts.values()), "counts": counts, "skipped": skipped,
-                "uncropped": uncropped,
+                "uncropped": uncropped, "annotated_only": annotated_only,
                 "labels": {"accepted/resolved": "incident category", "rejected": "normal", "duplicate": "skipped"},
                 "split": "sha256(incident's opening candidate id) % 100: train < 70 <= val < 85 <= test", "items": items}
     out.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,11 @@
 """Evidence for operators: the frame with zones, what was detected and the numbers drawn on it,
-stored content-addressed (the sha256 of the JPEG is its name, so storing twice is a no-op)."""
+stored content-addressed (the sha256 of the JPEG is its name, so storing twice is a no-op).
+
+The raw frame (as the analyzers saw it, nothing drawn) is kept too, content-addressed the same way and
+referenced beside the annotated one: `<sha>.raw` next to `<sha>.jpg` holds the raw frame's URI. Training
+data (vision.dataset_export) is made from raw frames; the annotated one is for people.
+`render_evidence` returns the annotated JPEG carrying its raw frame's JPEG (`EvidenceJPEG.raw_jpeg`), so a
+plain `store.put(render_evidence(...))` keeps both; `store.raw_of(uri)` finds the raw frame again."""
 from __future__ import annotations
 
 import os
@@ -42,11 +48,34 @@ def _label(img: np.ndarray, text: str, org: tuple[int, int], scale: float, color
     cv2.putText(img, text, (x, y), font, scale, color, thick, cv2.LINE_AA)
 
 
+RAW_QUALITY = 92  # the raw frame is training data: little JPEG loss on top of the camera's own
+
+
+class EvidenceJPEG(bytes):
+    """JPEG bytes of an annotated evidence frame, with the JPEG of the raw frame it was drawn on
+    (`raw_jpeg`, or None): EvidenceStore.put stores that one too and links it beside the annotated one."""
+
+    raw_jpeg: bytes | None = None
+
+    def __new__(cls, data: bytes, raw_jpeg: bytes | None = None):
+        obj = super().__new__(cls, data)
+        obj.raw_jpeg = raw_jpeg
+        return obj
+
+
+def encode_jpeg(image: np.ndarray, quality: int = RAW_QUALITY) -> bytes:
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return buf.tobytes()
+
+
 def render_evidence(image: np.ndarray, zones: Sequence[Zone], observations: Sequence[Observation],
                     camera_name: str, threshold: float | Mapping[str, float] | None, observed_at: datetime,
-                    quality: int = 85) -> bytes:
+                    quality: int = 85, keep_raw: bool = True) -> EvidenceJPEG:
     """JPEG bytes of the frame annotated with zone outlines (red where positive), each observation's
-    mask tinted, its score against the threshold, and the camera's name and the time."""
+    mask tinted, its score against the threshold, and the camera's name and the time. With keep_raw, the
+    result also carries the raw frame's JPEG (`.raw_jpeg`), which EvidenceStore.put stores beside it."""
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected a BGR image, got shape {image.shape}")
     out = image.copy()
@@ -111,7 +140,7 @@ def render_evidence(image: np.ndarray, zones: Sequence[Zone], observations: Sequ
     ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise RuntimeError("JPEG encoding of the evidence failed")
-    return buf.tobytes()
+    return EvidenceJPEG(buf.tobytes(), encode_jpeg(image) if keep_raw else None)
 
 
 class EvidenceStore:
@@ -121,20 +150,53 @@ class EvidenceStore:
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
 
-    def put(self, jpeg_bytes: bytes) -> tuple[str, str]:
-        """Store the bytes (atomically, once) and return (sha256 hex, relative URI)."""
+    def put(self, jpeg_bytes: bytes, raw_jpeg: bytes | None = None) -> tuple[str, str]:
+        """Store the bytes (atomically, once) and return (sha256 hex, relative URI). The raw frame's JPEG
+        (raw_jpeg, else the one an EvidenceJPEG carries) is stored too and linked beside it (see raw_of)."""
         if not jpeg_bytes:
             raise ValueError("empty evidence")
-        sha = sha256_hex(jpeg_bytes)
+        sha, rel = self._put(bytes(jpeg_bytes))
+        raw = raw_jpeg if raw_jpeg is not None else getattr(jpeg_bytes, "raw_jpeg", None)
+        if raw:
+            _, raw_rel = self._put(bytes(raw))
+            link = self.directory / f"{rel[:-4]}.raw"
+            if raw_rel != rel and not (link.is_file() and link.read_text(encoding="ascii") == raw_rel):
+                self._write(link, raw_rel.encode("ascii"))
+        return sha, rel
+
+    def put_frame(self, image: np.ndarray, quality: int = RAW_QUALITY) -> tuple[str, str]:
+        """Store a raw frame (BGR array) as JPEG: (sha256 hex, relative URI)."""
+        return self._put(encode_jpeg(image, quality))
+
+    def raw_of(self, uri: str) -> str | None:
+        """The relative URI of the raw frame stored beside an annotated evidence frame, or None."""
+        p = self.path(uri)
+        link = p.with_suffix(".raw")
+        if not link.is_file():
+            return None
+        raw = link.read_text(encoding="ascii").strip()
+        try:
+            if not self.path(raw).is_file():
+                return None
+        except ValueError:
+            return None
+        return raw
+
+    def _put(self, data: bytes) -> tuple[str, str]:
+        sha = sha256_hex(data)
         rel = f"{sha[:2]}/{sha}.jpg"
         path = self.directory / rel
-        if path.exists() and path.stat().st_size == len(jpeg_bytes):
-            return sha, rel
+        if not (path.exists() and path.stat().st_size == len(data)):
+            self._write(path, data)
+        return sha, rel
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".jpg")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(jpeg_bytes)
+                f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
@@ -144,7 +206,6 @@ class EvidenceStore:
             except FileNotFoundError:
                 pass
             raise
-        return sha, rel
 
     def path(self, uri: str) -> Path:
         """The file behind a relative URI returned by put (refuses anything outside the store)."""
