@@ -253,7 +253,7 @@ class Classifier:
                 report += sc.date_marker
                 signals.append(f"report:{cleaned[d.start():d.end()]}")
                 break
-        if digit:
+        if digit and ("19" in cleaned or "20" in cleaned):  # a year of the past starts so
             low = fold(cleaned)
             for y in _PAST_YEAR.finditer(low):
                 if not _MONTH_BEFORE.search(low[max(0, y.start() - 12):y.start()]):

@@ -33,7 +33,9 @@ __all__ = [
 ]
 
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad]")
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_SP = r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]"
+# a run of spaces other than one plain " " (that one would be replaced by itself: most of a post's spaces)
+_SPACES = re.compile(rf" {_SP}+|[\t\u00a0\u2000-\u200a\u202f\u205f\u3000]{_SP}*")
 _NEWLINE = re.compile(r" *\n *")
 # an invisible character, or a space that _SPACES would change (any but a single " ")
 _ODD_SPACE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad\t\u00a0\u2000-\u200a\u202f\u205f\u3000]|  ")
@@ -189,7 +191,10 @@ _ABBR_FIRST_WORD: list[str] = [
     r"mn", r"nc", r"vs", r"r",
 ]
 assert len(_ABBR_FIRST_WORD) == len(_ABBREVIATIONS)
-_ABBR_WORDS = Caseless(rf"{_B0}(?:{'|'.join(_ABBR_FIRST_WORD)}){_B1}")
+# (No lookbehind in front: a pattern that starts with the alternation lets the regex engine skip every position
+# whose letter begins none of them; matches inside a word are dropped in _abbr_todo.)
+_ABBR_WORDS = Caseless(rf"(?:{'|'.join(_ABBR_FIRST_WORD)}){_B1}")
+_WORD_CHAR = re.compile(r"[^\W_]")
 _ABBR_FIRST_RX = [re.compile(w) for w in _ABBR_FIRST_WORD]
 
 
@@ -203,6 +208,8 @@ def _abbr_todo(text: str, after: int = -1) -> dict[int, list[int]]:
     """Pattern index (> `after`) → where the words that can begin one of its matches start, in text order."""
     todo: dict[int, list[int]] = {}
     for m in _ABBR_WORDS.finditer(text):
+        if m.start() and _WORD_CHAR.match(text, m.start() - 1):  # inside a word
+            continue
         for i in _abbr_patterns(_re_lower(m.group())):
             if i > after:
                 todo.setdefault(i, []).append(m.start())
