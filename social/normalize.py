@@ -286,6 +286,13 @@ _WORD = re.compile(r"[^\W\d_]+")
 LOOSE_BELOW = 0.35
 
 
+# Words that are written without diacritics in their own right and look like a phrase word with them ("do"
+# because / "đổ" fall, "sau" after / "sâu" deep, "cho" / "chó"): never taken for the word with diacritics.
+_NOT_STAND_IN = frozenset(
+    "do sau cho ma la va vi thi nha ra vao khi con co ban nay nam so hay tai an anh em chi ca hai ba bao tan "
+    "tin thu mua cao toi ai kia the ta tay no gi lo nhanh sang ngay lai dan nhu lam mai minh hoa lan linh".split())
+
+
 # Each distinct word is analysed once (the vocabulary of posts is small; the caches are bounded).
 @lru_cache(maxsize=200_000)
 def _marked(word: str) -> bool:
@@ -317,16 +324,17 @@ class Token:
 
 
 @lru_cache(maxsize=200_000)
-def _word(s: str) -> tuple[str, str | None, str, bool]:
-    """(lowercased, folded, mark signature, matches any marks in a text typed without diacritics) of a token;
-    (itself, None, "", False) for a break."""
+def _word(s: str) -> tuple[str, str | None, str, bool, bool]:
+    """(lowercased, folded, mark signature, matches any marks in a text typed without diacritics, may stand in
+    for a word with diacritics in a text typed with them) of a token; (itself, None, "", False, False) for a break."""
     if s[0] in _BREAK_CHARS:
-        return s, None, "", False
+        return s, None, "", False, False
     low = s.lower()
     if s.isascii():  # numbers, words typed without diacritics: folded = lowercased, no marks
-        return low, low, "", True
+        return low, low, "", True, low not in _NOT_STAND_IN and not low[:1].isdigit()
     marks = mark_signature(low)
-    return low, fold(low), marks, not marks
+    f = fold(low)
+    return low, f, marks, not marks, not marks and f not in _NOT_STAND_IN and not f[:1].isdigit()
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,27 +359,15 @@ class Doc:
                      for t, f, m, x, a, b in zip(self.texts, self.folds, self.marks, self.lax, self.starts, self.ends))
 
 
-# Words that are written without diacritics in their own right and look like a phrase word with them ("do"
-# because / "đổ" fall, "sau" after / "sâu" deep, "cho" / "chó"): never taken for the word with diacritics.
-_NOT_STAND_IN = frozenset(
-    "do sau cho ma la va vi thi nha ra vao khi con co ban nay nam so hay tai an anh em chi ca hai ba bao tan "
-    "tin thu mua cao toi ai kia the ta tay no gi lo nhanh sang ngay lai dan nhu lam mai minh hoa lan linh".split())
-
-
-def _soft(folds, marks) -> tuple[bool, ...]:
-    return tuple(f is not None and not m and f not in _NOT_STAND_IN and not f[:1].isdigit()
-                 for f, m in zip(folds, marks))
-
-
 def _scan(text: str, loose: bool) -> Doc:
     # map() over the match objects and the word cache keeps the per-token loop in C
     ms = list(_TOKEN.finditer(text))
     if not ms:
         return Doc(text, loose, (), (), (), (), (), ())
-    texts, folds, marks, lax = zip(*map(_word, map(re.Match.group, ms)))
+    texts, folds, marks, lax, soft = zip(*map(_word, map(re.Match.group, ms)))
     no = (False,) * len(ms)
     return Doc(text, loose, texts, folds, marks, lax if loose else no,
-               tuple(map(re.Match.start, ms)), tuple(map(re.Match.end, ms)), no if loose else _soft(folds, marks))
+               tuple(map(re.Match.start, ms)), tuple(map(re.Match.end, ms)), no if loose else soft)
 
 
 def doc_of_tokens(tokens, cleaned: str = "") -> Doc:
@@ -381,7 +377,7 @@ def doc_of_tokens(tokens, cleaned: str = "") -> Doc:
     folds, marks = tuple(None if t.brk else t.fold for t in tokens), tuple(t.marks for t in tokens)
     return Doc(cleaned, loose, tuple(t.text for t in tokens), folds, marks,
                tuple(t.loose for t in tokens), tuple(t.start for t in tokens), tuple(t.end for t in tokens),
-               (False,) * len(tokens) if loose else _soft(folds, marks))
+               (False,) * len(tokens) if loose else tuple(not t.brk and _word(t.text)[4] for t in tokens))
 
 
 def tokenize(text: str, loose: bool | None = None) -> list[Token]:
