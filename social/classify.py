@@ -166,6 +166,15 @@ _start = attrgetter("start")
 _PLACE_PREFIX = {"phuong", "xa", "duong", "quan", "hem", "khu", "pho", "huyen", "cau", "cho", "benh", "truong"}
 
 
+def _asked(doc, j: int) -> bool:
+    """Does a "?" end the clause at most three words after token j ("còn ngập không mọi người?")?"""
+    folds, texts = doc.folds, doc.texts
+    for k in range(j, min(j + 4, len(folds))):
+        if folds[k] is None:
+            return "?" in texts[k]
+    return False
+
+
 class Classifier:
     def __init__(self, lexicon: Lexicon | None = None, categories: Iterable[str] | None = None):
         self.lexicon = lexicon or load_lexicon()
@@ -196,6 +205,11 @@ class Classifier:
             context = [m for m in context if not any(m.overlaps(h) and (m.start, m.end) != (h.start, h.end)
                                                      for h in masks)]
         questions = [m for m in context if m.phrase.label == "question"]
+        yes_no = [m for m in context if m.phrase.label == "yes_no"]
+        if yes_no:  # only those that a "?" closes are questions; the others say nothing
+            asked = [m for m in yes_no if _asked(doc, m.end)]
+            questions += asked
+            context = [m for m in context if m.phrase.label != "yes_no" or m in asked]
 
         # 1. category cues (a cue inside a question is asked about, not reported)
         scores: dict[str, float] = {}
@@ -243,7 +257,7 @@ class Classifier:
             seen.add(m.phrase.text)
             if m.phrase.label == "report":
                 report += m.phrase.weight
-            elif m.phrase.label != "question":
+            elif m.phrase.label not in ("question", "yes_no"):
                 negative += m.phrase.weight
             signals.append(f"{m.phrase.label}:{m.text}")
         digit = _DIGIT.search(cleaned)  # a date or a time starts with a digit: search from the first

@@ -131,3 +131,34 @@ def test_the_year_of_a_full_date_is_not_the_past():
 @pytest.mark.parametrize("text", ["Hố sâu xuất hiện trên đường Trần Quang Khải", "Người dân phát hiện hố sâu trên đường"])
 def test_hien_inside_a_compound_word_is_not_now(text):
     assert "report:hiện" not in classify(text).signals
+
+
+@pytest.mark.parametrize("text", [
+    "Đường Trần Quang Khải giờ này còn ngập không mọi người?",
+    "Hố ga trước chợ Tân Định bị mất nắp chưa ạ?",
+])
+def test_a_yes_no_question_closed_by_a_question_mark_asks_about_the_cue(text):
+    assert not classify(text).is_report
+
+
+@pytest.mark.parametrize("text", [
+    "Đường Trần Quang Khải vẫn còn ngập, không ai xử lý hết",  # "còn ... không" without "?": not a question
+    "Cây đổ chắn ngang đường Trần Quang Khải, có ai bị thương không?",  # the question is about something else
+])
+def test_a_report_beside_a_question_still_counts(text):
+    assert classify(text).is_report
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("Mưa lớn ở miền Trung, nhiều tuyến đường ngập sâu, cây đổ", "other_place"),
+    ("Cây đổ chắn ngang quốc lộ ở Phú Thọ sau cơn giông", "other_place"),
+    ("Hố ga mất nắp trên đường Trần Quang Khải đã được khắc phục, người dân yên tâm", "resolved"),
+])
+def test_more_not_reports(text, kind):
+    c = classify(text)
+    assert not c.is_report and any(s.startswith(kind) for s in c.signals), c
+
+
+def test_a_bus_station_named_after_a_region_is_in_the_city():
+    c = classify("Bến xe Miền Tây ngập sâu từ chiều nay, xe khách không vào được")
+    assert c.is_report and not any(s.startswith("other_place") for s in c.signals), c
