@@ -199,3 +199,18 @@ def test_eval_reads_a_yolo_classification_layout(tmp_path):
     items = collect(tmp_path)
     assert sorted(label for _, label in items) == ["fallen_tree", "flooding", "normal"]
     assert all("/test/" in p.as_posix() for p, _ in items)
+
+
+def test_distractors_are_deterministic_non_road_pictures(tmp_path):
+    from vision.scenes import DISTRACTORS, render_distractor
+    from vision.train import synthetic_dataset
+    for kind in DISTRACTORS:
+        a, label = render_distractor(3, 1, kind)
+        assert label == "normal" and a.shape == (360, 640, 3) and a.dtype == np.uint8
+        assert np.array_equal(a, render_distractor(3, 1, kind)[0]) and not np.array_equal(a, render_distractor(3, 2, kind)[0])
+    with pytest.raises(ValueError):
+        render_distractor(3, 1, "river")
+    counts = synthetic_dataset(tmp_path / "d", {"train": 1, "test": 1}, seed=4, conditions=("day",), distractors=2.0)
+    assert counts["train/normal"] == sum(1 for p in (tmp_path / "d" / "train" / "normal").iterdir())
+    assert len(list((tmp_path / "d" / "train" / "normal").glob("distractor-*.jpg"))) == 2
+    assert not list((tmp_path / "d").glob("*/flooding/distractor-*"))

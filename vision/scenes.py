@@ -644,3 +644,88 @@ def write_eval_set(root: str | Path, n: int = 30, seed: int = 0,
                 counts[f"{cond}/{lb.label}"] = counts.get(f"{cond}/{lb.label}", 0) + 1
     (root / "labels.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return counts
+
+
+# ---- distractors: pictures that are not a road seen from a pole (label normal) -----------------------
+DISTRACTORS = ("people", "street_front")
+
+
+def _bokeh(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """An out-of-focus background (a crowd, a stadium, lights): many coloured blobs, heavily blurred."""
+    base = rng.uniform(20, 120, 3)
+    img = np.full((h, w, 3), base, np.float32)
+    for _ in range(int(rng.integers(80, 200))):
+        c = tuple(float(v) for v in base * 0.5 + rng.uniform(0, 255, 3) * 0.5)
+        cv2.circle(img, (int(rng.uniform(0, w)), int(rng.uniform(0, h))), int(rng.uniform(4, 25)), c, -1)
+    return cv2.GaussianBlur(img, (0, 0), rng.uniform(4, 10))
+
+
+def _person(img: np.ndarray, rng: np.random.Generator, cx: float, top: float, scale: float) -> None:
+    """A person close to the camera: suit or shirt, head, hair; scale = head height in px."""
+    h, w = img.shape[:2]
+    suit = tuple(float(v) for v in (rng.uniform(10, 60, 3) if rng.random() < 0.6 else rng.uniform(40, 230, 3)))
+    skin = cv2.cvtColor(np.array([[[rng.uniform(5, 20), rng.uniform(60, 150), rng.uniform(120, 230)]]], np.uint8),
+                        cv2.COLOR_HSV2BGR)[0, 0].astype(float).tolist()
+    sw = scale * rng.uniform(2.2, 3.2)
+    body = np.array([[cx - sw * 0.35, top + scale * 1.1], [cx + sw * 0.35, top + scale * 1.1],
+                     [cx + sw * 0.6, h + 5], [cx - sw * 0.6, h + 5]], np.int32)
+    cv2.fillPoly(img, [body], suit)
+    if rng.random() < 0.7:  # shirt and tie
+        cv2.fillPoly(img, [np.array([[cx - scale * 0.25, top + scale * 1.1], [cx + scale * 0.25, top + scale * 1.1],
+                                     [cx, top + scale * 2.2]], np.int32)], (235, 235, 235))
+        cv2.line(img, (int(cx), int(top + scale * 1.2)), (int(cx), int(top + scale * 2.0)),
+                 tuple(float(v) for v in rng.uniform(0, 200, 3)), max(1, int(scale * 0.12)))
+    cv2.ellipse(img, (int(cx), int(top + scale * 0.55)), (int(scale * 0.4), int(scale * 0.55)), 0, 0, 360, skin, -1)
+    if rng.random() < 0.7:  # hair
+        hair = tuple(float(v) for v in rng.uniform(10, 90, 3))
+        cv2.ellipse(img, (int(cx), int(top + scale * 0.3)), (int(scale * 0.42), int(scale * 0.3)), 0, 180, 360, hair, -1)
+    if rng.random() < 0.5:  # an arm pointing
+        ex = cx + rng.choice([-1, 1]) * sw * rng.uniform(0.8, 1.6)
+        cv2.line(img, (int(cx), int(top + scale * 1.6)), (int(ex), int(top + scale * rng.uniform(1.2, 2.2))), suit,
+                 max(2, int(scale * 0.35)))
+
+
+def render_distractor(seed: int, index: int = 0, kind: str | None = None, width: int = 640,
+                      height: int = 360, jpeg_quality: int | None = 80) -> tuple[np.ndarray, str]:
+    """A picture that is neither a flood nor a fallen tree nor a road seen from a pole: people close up in
+    front of a blurred crowd, or a street front (facade, a bus, people, paving) seen at eye level. Label
+    `normal`: a learned model must not call every dark textured or brownish picture an incident."""
+    rng = np.random.default_rng([seed, index, 53])
+    kind = kind or DISTRACTORS[int(rng.integers(len(DISTRACTORS)))]
+    h, w = height, width
+    if kind == "people":
+        img = _bokeh(rng, h, w)
+        for _ in range(int(rng.integers(1, 4))):
+            _person(img, rng, rng.uniform(0.1, 0.9) * w, rng.uniform(0.05, 0.5) * h, rng.uniform(0.12, 0.3) * h)
+    elif kind == "street_front":
+        img = np.zeros((h, w, 3), np.float32)
+        wall = rng.uniform(90, 220, 3)
+        img[:] = wall
+        for wy in range(int(rng.uniform(5, 20)), int(h * 0.45), int(rng.uniform(35, 60))):  # windows, balconies
+            for wx in range(int(rng.uniform(0, 30)), w, int(rng.uniform(50, 90))):
+                cv2.rectangle(img, (wx, wy), (wx + int(rng.uniform(20, 35)), wy + int(rng.uniform(25, 40))),
+                              (wall * rng.uniform(0.2, 0.5)).tolist(), -1)
+        ground = int(h * rng.uniform(0.7, 0.85))
+        pave = rng.uniform(90, 180)
+        img[ground:] = pave
+        img[ground:] += rng.normal(0, rng.uniform(6, 18), (h - ground, w, 1)).astype(np.float32)  # cobbles, tiles
+        for y in range(ground, h, int(rng.uniform(6, 12))):
+            cv2.line(img, (0, y), (w, y), (pave * 0.7,) * 3, 1)
+        bx0, bx1 = int(rng.uniform(-0.1, 0.3) * w), int(rng.uniform(0.7, 1.1) * w)
+        by0, by1 = int(h * rng.uniform(0.2, 0.35)), int(ground + 0.02 * h)
+        body = tuple(float(v) for v in rng.uniform(30, 230, 3))
+        cv2.rectangle(img, (bx0, by0), (bx1, by1), body, -1)  # a bus
+        for x in range(bx0 + 10, bx1 - 40, int(rng.uniform(45, 70))):
+            cv2.rectangle(img, (x, by0 + 10), (x + 35, by0 + int((by1 - by0) * 0.45)), (40, 35, 30), -1)
+        for x in (bx0 + 0.15 * (bx1 - bx0), bx0 + 0.8 * (bx1 - bx0)):
+            cv2.circle(img, (int(x), by1), int(0.06 * h), (20, 20, 20), -1)
+        for _ in range(int(rng.integers(1, 4))):
+            _person(img, rng, rng.uniform(0.05, 0.95) * w, rng.uniform(0.25, 0.45) * h, rng.uniform(0.06, 0.1) * h)
+    else:
+        raise ValueError(f"kind must be one of {DISTRACTORS}")
+    img += rng.normal(0, 3, (h, w, 1)).astype(np.float32)
+    out = np.clip(img, 0, 255).astype(np.uint8)
+    if jpeg_quality:
+        ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
+        out = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    return out, "normal"

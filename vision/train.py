@@ -261,18 +261,23 @@ def promote(store: ModelStore, version: str, force: bool = False, log: Callable[
 
 # ---- synthetic datasets (tests, the bench, the demo) ---------------------------------------------
 def synthetic_dataset(root: str | Path, n: dict[str, int] | None = None, seed: int = 0,
-                      conditions: tuple[str, ...] = ("day", "night", "rain", "wet")) -> dict[str, int]:
+                      conditions: tuple[str, ...] = ("day", "night", "rain", "wet"),
+                      distractors: float = 0.0) -> dict[str, int]:
     """A YOLO classification dataset of generated scenes, as zone crops (the road zone's bounding box of
     each frame): root/{train,val,test}/<class>/..., each split from its own seeds (seed*10 + 1, 2, 3) so no
-    scene is in two splits. n: images per label per condition per split. Synthetic scenes are test
-    data, never a claim about real cameras."""
+    scene is in two splits. n: images per label per condition per split. Optionally, in `normal`,
+    distractors × n pictures that are not a road seen from a pole (vision.scenes.render_distractor: people
+    close up, a street front with a bus), whole or their lower part (what the default eval zone sees), meant to
+    keep a model from learning "anything dark and textured is a tree". Off by default: with the tests' tiny
+    models (12 epochs at 64 px) the effect on ultralytics' bus.jpg / zidane.jpg was not consistent across
+    seeds. Synthetic scenes are test data, never a claim about real cameras."""
     import json
 
     import cv2
 
     from vision.evaluate import read_image
     from vision.learned import zone_crop
-    from vision.scenes import write_eval_set
+    from vision.scenes import render_distractor, write_eval_set
     root = Path(root)
     n = n or {"train": 10, "val": 3, "test": 5}
     counts: dict[str, int] = {}
@@ -290,4 +295,13 @@ def synthetic_dataset(root: str | Path, n: dict[str, int] | None = None, seed: i
             dst.write_bytes(buf.tobytes())
             counts[f"{split}/{rec['label']}"] = counts.get(f"{split}/{rec['label']}", 0) + 1
         shutil.rmtree(tmp)
+        for j in range(int(round(distractors * k))):
+            img, label = render_distractor(seed * 10 + i, j)
+            if j % 2:
+                img = zone_crop(img, Zone("road", DEFAULT_ZONE))
+            dst = root / split / label / f"distractor-{j:04d}.jpg"
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+            dst.write_bytes(buf.tobytes())
+            counts[f"{split}/{label}"] = counts.get(f"{split}/{label}", 0) + 1
     return counts
