@@ -55,7 +55,7 @@ class Scoring(_Conf):
     other_place: float = -5.0
     other_place_with_hcmc: float = -0.5
     question_without_report: float = -2.0
-    past_year: float = -3.0
+    past_year: float = -4.0
     precedence: list[tuple[str, str]] = Field(default_factory=list)
 
 
@@ -158,7 +158,7 @@ _DATE = Caseless(r"(?<![\w/.])(?:[0-3]?\d)\s*[/-]\s*(?:0?[1-9]|1[0-2])(?![\w/])|
 _DIGIT = re.compile(r"\d")
 # A year named as the time of the event ("hồi năm 2018", "vào năm 2020", "năm 2019"), on folded text; not the
 # year of a full date ("ngày 12 tháng 10 năm 2025").
-_PAST_YEAR = re.compile(r"(?<![^\W_])(?:(?:hoi|vao|tu|trong|cuoi|dau|giua)\s+(?:nam\s+)?|nam\s+)(?:19|20)\d\d(?!\d)")
+_PAST_YEAR = re.compile(r"(?<![^\W_])(?:(?:hoi|vao|trong|cuoi|dau|giua)\s+(?:nam\s+)?|nam\s+)(?:19|20)\d\d(?!\d)")
 _MONTH_BEFORE = re.compile(r"thang\s*\d{1,2}\s*$")
 _NOT_DATE_BEFORE = re.compile(r"(?:đường|duong|hẻm|hem|số|so|kiệt|ngõ)\s*$", re.IGNORECASE)
 _QUESTION_MARK = re.compile(r"\?\s*$|\?\s")

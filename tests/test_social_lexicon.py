@@ -162,3 +162,55 @@ def test_more_not_reports(text, kind):
 def test_a_bus_station_named_after_a_region_is_in_the_city():
     c = classify("Bến xe Miền Tây ngập sâu từ chiều nay, xe khách không vào được")
     assert c.is_report and not any(s.startswith("other_place") for s in c.signals), c
+
+
+# ---- a mixed set of news-style and informal posts written for 1022 Watch -----------------------------------
+PROBES = [
+ # (text, expected_report, expected_category)
+ ("Sáng 12/11, mưa lớn kéo dài khiến nhiều tuyến đường ở quận Bình Tân ngập sâu, người dân phải dắt bộ xe máy.", True, "flooding"),
+ ("Khoảng 15h chiều qua, cây sao cao khoảng 20 m trên đường Lý Tự Trọng bất ngờ bật gốc, đổ đè lên hai ô tô đang lưu thông.", True, "fallen_tree"),
+ ("Theo Sở Xây dựng, thành phố sẽ đầu tư 2.000 tỷ đồng để chống ngập cho khu vực Nguyễn Hữu Cảnh.", False, None),
+ ("Đài khí tượng thủy văn Nam Bộ dự báo triều cường đạt đỉnh vào cuối tuần này, các khu vực trũng thấp cần đề phòng ngập.", False, None),
+ ("Chiều 3/10, mưa lớn khiến nhiều tuyến phố ở Hà Nội ngập sâu, giao thông ùn tắc nghiêm trọng.", False, None),
+ ("Hẻm 245 Nguyễn Trãi nước ngập tới đầu gối, cả xóm không ai ra khỏi nhà được", True, "flooding"),
+ ("troi oi duong nguyen van linh ngap qua, xe chet may nam dai luon", True, "flooding"),
+ ("mấy ông ơi đèn đường ở đoạn cầu Kênh Tẻ tắt hết rồi, tối thui chạy xe sợ lắm", True, "streetlight"),
+ ("Ống nước bị bể giữa đường Lê Văn Lương, nước phun cao cả mét, khu vực quanh đó mất nước", True, "water_pipe"),
+ ("Dây điện võng xuống sát đầu người đi đường ở hẻm 12 Trần Xuân Soạn, rất nguy hiểm", True, "power_line"),
+ ("Hôm nay tâm trạng ngập tràn niềm vui vì được tăng lương", False, None),
+ ("Mình ngập deadline quá trời luôn mọi người ạ", False, None),
+ ("Nhà tôi ở Gò Vấp, cứ mưa là ngập, năm nào cũng vậy, chẳng ai giải quyết", False, None),
+ ("Cần tư vấn mua xe máy đi mùa mưa không sợ ngập nước chết máy", False, None),
+ ("Làm sao để phòng tránh cây đổ trong mùa mưa bão? Chuyên gia hướng dẫn", False, None),
+ ("Vỉa hè đường Phạm Văn Đồng bị các quán nhậu lấn chiếm hết, người đi bộ phải xuống lòng đường", True, "encroachment"),
+ ("Rác thải chất đống ngay đầu hẻm 88 Lê Đức Thọ cả tuần nay không ai thu gom, bốc mùi hôi thối", True, "sanitation"),
+ ("Nắp cống trên đường Quang Trung bị vỡ, một người đi xe máy đã té ngã", True, "manhole"),
+ ("Ổ gà lớn giữa đường Âu Cơ, tối qua có 2 người té xe", True, "pothole_subsidence"),
+ ("Bộ phim 'Ngập lụt' sẽ ra rạp vào tháng sau", False, None),
+ ("Cây xăng trên đường Cộng Hòa đông nghẹt người đổ xăng", False, None),
+ ("Camera giao thông ở ngã tư Hàng Xanh bị hư cả tuần nay", True, "camera_fault"),
+ ("Sau trận mưa chiều nay, đường Huỳnh Tấn Phát lại ngập, xe cộ chen nhau trên vỉa hè", True, "flooding"),
+ ("Năm ngoái đường này ngập suốt, năm nay đỡ hơn nhiều rồi", False, None),
+ ("Người dân xã Bình Mỹ phản ánh nhiều trụ điện nghiêng, có nguy cơ ngã đổ bất cứ lúc nào", True, "power_line"),
+ ("Đà Nẵng: cây xanh gãy đổ hàng loạt sau bão số 6", False, None),
+ ("Cơn mưa lớn chiều 20/9 làm cây cổ thụ trên đường Nguyễn Thị Minh Khai gãy nhánh, rơi trúng người đi đường", True, "fallen_tree"),
+ ("UBND TP.HCM ban hành kế hoạch xử lý điểm ngập giai đoạn 2025-2030", False, None),
+ ("Mưa như trút nước, đường Kha Vạn Cân đoạn trước chợ Thủ Đức thành sông", True, "flooding"),
+ ("Sụt lún nghiêm trọng trên đường Võ Văn Kiệt, xuất hiện hố sâu khoảng 2m", True, "pothole_subsidence"),
+ ("Tôi thấy con đường trước nhà bị ngập, có ai biết vì sao không?", True, "flooding"),
+ ("Giá xăng giảm mạnh, người dân đổ xô đi đổ xăng", False, None),
+ ("Mất điện từ 8h sáng tới giờ ở phường 12 Tân Bình, nóng quá trời", True, "power_line"),
+ ("Cúp nước 2 ngày nay ở chung cư trên đường Lê Văn Việt, dân phải mua nước bình", True, "water_pipe"),
+ ("Sài Gòn mưa là ngập, chuyện thường ngày ở huyện", False, None),
+ ("Ngập quá ae ơi, đường Lê Văn Sỹ đoạn gần cầu Kiệu nước tới yên xe", True, "flooding"),
+ ("Vụ cây đổ đè chết người năm 2022 trên đường Tôn Đức Thắng vẫn còn ám ảnh", False, None),
+ ("Đề xuất lắp đặt thêm camera giám sát tại các nút giao trọng điểm", False, None),
+]
+
+
+@pytest.mark.parametrize("text, report, category", PROBES)
+def test_written_posts(text, report, category):
+    c = classify(text)
+    assert c.is_report == report, c
+    if report:
+        assert c.category == category, c
