@@ -214,3 +214,20 @@ def test_distractors_are_deterministic_non_road_pictures(tmp_path):
     assert counts["train/normal"] == sum(1 for p in (tmp_path / "d" / "train" / "normal").iterdir())
     assert len(list((tmp_path / "d" / "train" / "normal").glob("distractor-*.jpg"))) == 2
     assert not list((tmp_path / "d").glob("*/flooding/distractor-*"))
+
+
+def test_baseline_kept_in_bytes_still_follows_a_slow_change():
+    """The reference is stored as uint8; its stochastic rounding must let a slow update (rate 0.05) move
+    it by less than a step per look, which plain rounding would never do."""
+    from vision.baseline import ZoneBaseline
+    base = ZoneBaseline(width=64, warmup=3, rate=0.05)
+    grey = np.full((40, 64, 3), 100, np.uint8)
+    lighter = np.full((40, 64, 3), 104, np.uint8)
+    for _ in range(3):
+        base.update(base.features(grey), ("k",))
+    start = float(base.lab[..., 0].mean())
+    for _ in range(60):  # 1 - 0.95**60 = 95 % of the way
+        base.update(base.features(lighter), ("k",))
+    target = float(base.features(lighter).lab[..., 0].mean())
+    assert abs(float(base.lab[..., 0].mean()) - (start + 0.95 * (target - start))) < 0.5
+    assert base.lab.dtype == np.float32 and base._ref["lab"].q.dtype == np.uint8

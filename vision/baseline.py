@@ -84,35 +84,39 @@ _K3 = np.ones((3, 3), np.uint8)
 _LAB_WEIGHTS = np.array([[0.25, 1.0, 1.0]], np.float32)
 
 
-def _cv_half() -> bool:
-    """OpenCV converts float32 <-> float16 (CV_16F) itself (OpenCV 5): ~10x numpy's astype."""
-    try:
-        x = np.array([[0.1, 254.9, -3.0]], np.float32)
-        h = cv2.add(x, 0.0, dtype=cv2.CV_16F)
-        return h.dtype == np.float16 and bool((h == x.astype(np.float16)).all()) and \
-            bool((cv2.add(h, 0.0, dtype=cv2.CV_32F) == h.astype(np.float32)).all())
-    except (cv2.error, AttributeError, TypeError):
-        return False
+class _Stored:
+    """A reference image kept as uint8 (value × scale, 0..255): one reference is held per camera and
+    zone, thousands per monitor, and a byte a value is 4x less than float32 (bench/monitors.py, 3,000
+    cameras: ~110 MB less). Folding a look in rounds stochastically, with a dither fixed by the look's
+    number (so runs repeat): plain rounding would freeze the reference, since a slow update (rate 0.05)
+    moves a value by less than half a step unless the look differs by more than 10 steps."""
+
+    __slots__ = ("scale", "q")
+
+    def __init__(self, x: np.ndarray, scale: float):
+        self.scale = scale
+        self.q = self._encode(x, None)
+
+    def _encode(self, x: np.ndarray, dither: np.ndarray | None) -> np.ndarray:
+        y = cv2.multiply(x, self.scale) if self.scale != 1.0 else x.copy()
+        y += dither if dither is not None else 0.5  # + U[0, 1) then floor: unbiased; + 0.5: nearest
+        return np.clip(y, 0, 255.99).astype(np.uint8)  # astype truncates: floor for values >= 0
+
+    def get(self) -> np.ndarray:
+        """float32 values (the stored step is 1 / scale)."""
+        v = self.q.astype(np.float32)
+        return v if self.scale == 1.0 else cv2.multiply(v, 1.0 / self.scale)
+
+    def fold(self, new: np.ndarray, a: float, look: int) -> None:
+        acc = self.get()
+        cv2.accumulateWeighted(new, acc, a)
+        dither = np.random.default_rng(look).random(acc.shape, dtype=np.float32)
+        self.q = self._encode(acc, dither)
 
 
-if _cv_half():
-    def to_half(a: np.ndarray) -> np.ndarray:
-        return cv2.add(a, 0.0, dtype=cv2.CV_16F)
-
-    def to_single(a: np.ndarray) -> np.ndarray:
-        return cv2.add(a, 0.0, dtype=cv2.CV_32F)
-else:  # pragma: no cover - older OpenCV
-    def to_half(a: np.ndarray) -> np.ndarray:
-        return a.astype(np.float16)
-
-    def to_single(a: np.ndarray) -> np.ndarray:
-        return a.astype(np.float32)
-
-
-def _blend(ref: np.ndarray, new: np.ndarray, a: float) -> np.ndarray:
-    acc = to_single(ref)
-    cv2.accumulateWeighted(new, acc, a)
-    return to_half(acc)
+# Scales: Lab is uint8 in OpenCV already; local std of grey levels is at most 127.5 (step 0.5); the Sobel
+# magnitude of a uint8 image reaches ~1442, strong edges start at 60 (step 4, clipped at 1020).
+_SCALES = {"lab": 1.0, "texture": 2.0, "edges": 0.25}
 
 
 class ZoneBaseline:
@@ -124,10 +128,22 @@ class ZoneBaseline:
 
     def reset(self) -> None:
         self.count = 0
-        self.lab: np.ndarray | None = None
-        self.texture: np.ndarray | None = None
-        self.edges: np.ndarray | None = None
+        self._ref: dict[str, _Stored] = {}
         self.key: tuple | None = None
+        self._shape: tuple[int, int] | None = None
+
+    # the reference as float32 arrays (None before the first calm look)
+    @property
+    def lab(self) -> np.ndarray | None:
+        return self._ref["lab"].get() if self._ref else None
+
+    @property
+    def texture(self) -> np.ndarray | None:
+        return self._ref["texture"].get() if self._ref else None
+
+    @property
+    def edges(self) -> np.ndarray | None:
+        return self._ref["edges"].get() if self._ref else None
 
     @property
     def ready(self) -> bool:
@@ -140,19 +156,17 @@ class ZoneBaseline:
         return self.key == key
 
     def update(self, f: Features, key: tuple) -> None:
-        """Fold a calm look into the reference (key: frame size and crop box; a change restarts it).
-        The reference is kept in float16: one is held per camera and zone, thousands per monitor, and
-        half precision (±0.1 on 0..255) is far finer than the differences it is compared against."""
-        if self.key != key or self.lab is None or self.lab.shape[:2] != f.shape:
+        """Fold a calm look into the reference (key: frame size and crop box; a change restarts it)."""
+        if self.key != key or not self._ref or self._shape != f.shape:
             self.reset()
             self.key = key
-            self.lab, self.texture, self.edges = (to_half(x) for x in (f.lab, f.texture, f.edges))
+            self._shape = f.shape
+            self._ref = {name: _Stored(getattr(f, name), scale) for name, scale in _SCALES.items()}
             self.count = 1
             return
         a = 1.0 / (self.count + 1) if self.count < self.warmup else self.rate
-        self.lab = _blend(self.lab, f.lab, a)
-        self.texture = _blend(self.texture, f.texture, a)
-        self.edges = _blend(self.edges, f.edges, a)
+        for name, ref in self._ref.items():
+            ref.fold(getattr(f, name), a, self.count)
         self.count += 1
 
     # -- comparisons (only when ready and the key matches) ------------------------------------------------
@@ -164,12 +178,12 @@ class ZoneBaseline:
     def changed(self, f: Features, min_de: float, max_texture_ratio: float | None = None) -> np.ndarray:
         """uint8 mask (1 = changed) of where the look differs from the reference: colour_distance >= min_de,
         or (if given) texture_ratio <= max_texture_ratio. Squared distances, no square root."""
-        d = cv2.subtract(f.lab, to_single(self.lab))
+        d = cv2.subtract(f.lab, self.lab)
         cv2.multiply(d, d, dst=d)
         d2 = cv2.transform(d, _LAB_WEIGHTS)
         out = cv2.compare(d2, float(min_de) ** 2, cv2.CMP_GE)
         if max_texture_ratio is not None:  # (t + 1) <= r * (t_ref + 1)
-            ref = to_single(self.texture)
+            ref = self.texture
             ref += 1.0
             ref *= float(max_texture_ratio)
             out |= cv2.compare(f.texture + 1.0, ref, cv2.CMP_LE)
@@ -183,7 +197,7 @@ class ZoneBaseline:
 
     def edge_persistence(self, f: Features, mask: np.ndarray | None = None, strong: float = 60.0) -> float | None:
         """Share of the reference's strong edges (lane marks, kerbs) still strong now, within mask."""
-        edges = to_single(self.edges)
+        edges = self.edges
         ref = cv2.compare(edges, float(strong), cv2.CMP_GE)
         if mask is not None:
             ref &= mask.view(np.uint8) if mask.dtype == bool else mask
