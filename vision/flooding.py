@@ -13,12 +13,20 @@ Before the hue tests a warm additive veil (dusk sky, sodium light, haze) is remo
 chromatic part of the black level of the darkest pixels *above* the zone (tyres, shadows, windows are
 near neutral; the water itself cannot correct itself away), bounded, and only when it is warm (R ≥ G ≥ B).
 All work is done once at the working width on the zone's bounding box (integer-factor box average, then
-linear), with integer HSV boxes (cv2.inRange) and boxFilter variance; only the output mask is full-size.
+linear), with integer HSV boxes (cv2.inRange) and box-filter variance straight from the uint8 grey image;
+the veil's percentile and the frame's median brightness come from histograms, not sorts; only the output
+mask is full-size. (The camera monitor's look at analysis width 320 costs ~0.7-0.9 ms: bench/vision.py.)
 
 The water mask is cleaned up with a morphological opening (drop isolated specks: wet asphalt has
 smooth spots too), a closing (fill thin gaps: lane marks under shallow water, rain streaks across
 the surface) and by dropping small blobs: standing water is a sheet, not confetti. The score is the water share of the zone through a logistic centred on
 `share_mid`, so a few puddles along the kerb stay low and a road mostly under water goes high.
+
+Without a reference (single-image mode, a camera's warm-up) a water sheet only counts when at least
+`sheet_turbid_min` of it is clearly turbid (brownish hue at saturation `turbid_sat` or more): dry and wet
+asphalt, concrete and pale pavements are grey or barely tinted and smooth, exactly like "grey water", and
+one image cannot tell them apart; real flood water carries silt, and its grey parts (sky reflected, glare)
+adjoin a turbid body. Near-grey water is left to the per-camera baseline, which sees it as a change.
 
 Wet asphalt versus flood (the main false-positive source on real cameras): a thin water film keeps
 the lane marks and the kerb visible and reflects the sky and lights as bright specular spots; flood
