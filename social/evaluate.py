@@ -81,9 +81,11 @@ def predict(text: str, classifier: Classifier, locator: Locator) -> dict:
         "category": cls.category,
         "is_report": bool(cls.is_report),
         "confidence": cls.confidence,
-        "street": place.street,
+        # the place the text names: a landmark ("ngã tư Hàng Xanh") when no street, a district outside the city
+        # ("huyện Gia Lâm") when no district of it
+        "street": place.street or place.landmark,
         "ward": place.ward,
-        "district": place.district,
+        "district": place.district or place.other_area,
         "lat": place.lat if located else None,
         "lon": place.lon if located else None,
         "precision": place.precision if located else "city",
@@ -135,6 +137,8 @@ def _pred_district_keys(place: Place, g: Gazetteer) -> set[str]:
         keys |= _district_keys(place.ward_legacy.split(", ", 1)[-1])
     if place.ward and not place.district and not place.ward_legacy:
         keys |= _equiv(g).ward_districts.get(name_key(place.ward), set())
+    if place.other_area and not place.district:
+        keys.add(name_key(place.other_area))
     return keys
 
 

@@ -214,3 +214,16 @@ def test_written_posts(text, report, category):
     assert c.is_report == report, c
     if report:
         assert c.category == category, c
+
+
+# ---- evaluation: the place the text names -------------------------------------------------------------------
+def test_eval_counts_a_district_outside_the_city_and_a_landmark_as_named():
+    from social.evaluate import evaluate_rows
+    rows = [
+        {"text": "Ống nước vỡ ở huyện Gia Lâm sáng nay, nước chảy lênh láng", "category": "not_incident",
+         "is_report": False, "street": "", "ward": "", "district": "Gia Lâm (Hà Nội)"},
+        {"text": "Cây đổ chắn ngang ngã tư Hàng Xanh từ sáng nay", "category": "fallen_tree", "is_report": True,
+         "street": "ngã tư Hàng Xanh", "ward": "", "district": ""},
+    ]
+    figures, preds = evaluate_rows(rows)
+    assert figures["location_accuracy"] == 1.0, figures
