@@ -227,3 +227,48 @@ def test_eval_counts_a_district_outside_the_city_and_a_landmark_as_named():
     ]
     figures, preds = evaluate_rows(rows)
     assert figures["location_accuracy"] == 1.0, figures
+
+
+# ---- informal posts: chronic complaints, sarcasm, questions, household plumbing (written for 1022 Watch) ------
+INFORMAL_PROBES = [
+ ("nhà e ở bình thạnh ngập tới đầu gối r, dọn đồ ko kịp", True, "flooding"),
+ ("Đường này ngày nào chả ngập, quen rồi", False, None),
+ ("Sống ở Sài Gòn mà, mưa là ngập, chuyện bình thường thôi", False, None),
+ ("ai đi qua Nguyễn Hữu Cảnh chưa, giờ còn ngập ko?", False, None),
+ ("Cây to đổ rầm một cái ngay trước cổng trường Lê Quý Đôn, hú hồn", True, "fallen_tree"),
+ ("trời ơi cái ổ gà to đùng ngay khúc cua Lê Văn Lương, suýt té", True, "pothole_subsidence"),
+ ("tuần nào khu này cũng cúp điện, chán thật sự", False, None),
+ ("Đi làm về lội nước muốn xỉu luôn, đường Quốc Hương ngập hết", True, "flooding"),
+ ("Thảo Điền hôm nay thành Venice, bơi về nhà luôn mọi người", True, "flooding"),
+ ("Cô ấy đẹp quá làm tôi đổ gục ngay từ cái nhìn đầu tiên", False, None),
+ ("Ngập trong hạnh phúc khi nhận được quà sinh nhật", False, None),
+ ("Đội bóng sụp đổ hoàn toàn ở hiệp 2", False, None),
+ ("Chiều nay có mưa không mọi người, mai em đi Vũng Tàu", False, None),
+ ("Ngập nặng ở Thủ Đức, nước tràn vào nhà dân, nhiều người mất ngủ", True, "flooding"),
+ ("Hôm qua đi ngang Phạm Văn Đồng thấy cây đổ chắn hết một làn xe", True, "fallen_tree"),
+ ("Trụ điện nghiêng muốn đổ trước nhà số 15 đường số 7, ai có số điện lực gọi dùm", True, "power_line"),
+ ("Mọi người cho hỏi số điện thoại đường dây nóng báo cây đổ là số nào vậy?", False, None),
+ ("Mẹo xử lý xe máy bị ngập nước chết máy giữa đường", False, None),
+ ("Clip: nước ngập sâu, người dân bắt cá trên đường ở Cần Thơ", False, None),
+ ("Tui mới thấy cái nắp cống bị ai lấy mất ở đầu hẻm 60 Lý Chính Thắng, mọi người đi đêm cẩn thận", True, "manhole"),
+ ("Mưa có 15 phút mà đường Nguyễn Văn Khối đã ngập lút bánh xe rồi", True, "flooding"),
+ ("Nghe nói sắp tới sẽ cắt điện toàn khu vực quận 7 để bảo trì", False, None),
+ ("Thông báo: ngày 20/11 tạm ngưng cấp nước khu vực phường Tân Định để sửa chữa đường ống", False, None),
+ ("đèn đường hẻm nhà mình hư cả tháng rồi mà không ai sửa, tối đi về sợ muốn chết", True, "streetlight"),
+ ("Nhiều người dân TP.HCM than phiền về tình trạng ngập mỗi khi mưa lớn", False, None),
+ ("Ống nước nhà tôi bị rò rỉ, thợ sửa ống nước bao nhiêu tiền vậy mọi người?", False, None),
+ ("Cả đoạn đường Trần Xuân Soạn biến thành sông sau cơn mưa tối nay", True, "flooding"),
+ ("Hàng quán lấn chiếm vỉa hè đường Bùi Viện, khách du lịch phải đi dưới lòng đường", True, "encroachment"),
+]
+
+
+@pytest.mark.parametrize("text, report, category", INFORMAL_PROBES)
+def test_written_informal_posts(text, report, category):
+    c = classify(text)
+    assert c.is_report == report, c
+    if report:
+        assert c.category == category, c
+
+
+def test_a_phone_call_about_an_outage_is_still_a_report():
+    assert classify("Dây điện đứt rơi xuống hẻm 20 Lê Văn Sỹ, ai có số điện thoại điện lực gọi giùm").is_report
