@@ -272,3 +272,36 @@ def test_written_informal_posts(text, report, category):
 
 def test_a_phone_call_about_an_outage_is_still_a_report():
     assert classify("Dây điện đứt rơi xuống hẻm 20 Lê Văn Sỹ, ai có số điện thoại điện lực gọi giùm").is_report
+
+
+# ---- news-style posts (written for 1022 Watch) ---------------------------------------------------------------
+NEWS_PROBES = [
+ ("Cảnh sát giao thông phải phân luồng vì cây đổ chắn ngang đường Nguyễn Văn Trỗi sáng nay", True, "fallen_tree"),
+ ("Theo thống kê, năm 2024 TP.HCM còn 30 điểm ngập do mưa", False, None),
+ ("Lịch cúp điện TP.HCM ngày mai: nhiều khu vực ở quận Tân Phú mất điện cả ngày", False, None),
+ ("Người dân bức xúc vì đoạn đường Tỉnh lộ 10 xuống cấp, ổ gà chi chít nhiều tháng nay", True, "pothole_subsidence"),
+ ("Ảnh: Đường phố Sài Gòn ngập nặng sau cơn mưa lớn chiều nay", True, "flooding"),
+ ("Xe tải lật trên xa lộ Hà Nội, tài xế bị thương", False, None),
+ ("Giông lốc làm tốc mái nhiều nhà dân, cây xanh ngã đổ hàng loạt ở huyện Củ Chi chiều qua", True, "fallen_tree"),
+ ("TP.HCM khởi công dự án chống ngập 10.000 tỷ đồng", False, None),
+ ("Khánh thành hệ thống chiếu sáng mới trên đại lộ Võ Văn Kiệt", False, None),
+ ("Mất nước diện rộng ở Thủ Đức do vỡ đường ống cấp nước D1200 trên xa lộ Hà Nội", True, "water_pipe"),
+ ("Triều cường vượt báo động 3, nhiều nhà dân ở quận 8 ngập sâu tối nay", True, "flooding"),
+ ("Người đàn ông tử vong do điện giật khi đi qua vũng nước ngập trên đường Lê Văn Khương", True, "power_line"),
+ ("Bộ Xây dựng hướng dẫn các địa phương kiểm tra cây xanh trước mùa mưa bão", False, None),
+ ("Hàng trăm ô tô chết máy vì nước ngập sâu ở khu vực sân bay Tân Sơn Nhất tối qua", True, "flooding"),
+ ("Vì sao đường Nguyễn Hữu Cảnh cứ mưa là ngập?", False, None),
+ ("Kiến nghị di dời trụ điện nằm giữa lòng đường Lê Văn Thịnh gây nguy hiểm", True, "power_line"),
+]
+
+
+@pytest.mark.parametrize("text, report, category", NEWS_PROBES + [
+    ("Cúp điện từ trưa tới giờ ở hẻm 40 Lê Văn Sỹ, máy lạnh tắt hết nóng muốn xỉu", True, "power_line"),
+    ("Cái máy lạnh nhà mình chảy nước ngập sàn, thợ tới mai mới sửa", False, None),
+    ("Mẹo xử lý khi xe máy bị ngập nước chết máy giữa đường", False, None),
+])
+def test_written_news_posts(text, report, category):
+    c = classify(text)
+    assert c.is_report == report, c
+    if report:
+        assert c.category == category, c
