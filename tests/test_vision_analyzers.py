@@ -210,7 +210,7 @@ def test_distractors_are_deterministic_non_road_pictures(tmp_path):
         assert np.array_equal(a, render_distractor(3, 1, kind)[0]) and not np.array_equal(a, render_distractor(3, 2, kind)[0])
     with pytest.raises(ValueError):
         render_distractor(3, 1, "river")
-    counts = synthetic_dataset(tmp_path / "d", {"train": 1, "test": 1}, seed=4, conditions=("day",), distractors=2.0)
+    counts = synthetic_dataset(tmp_path / "d", {"train": 1, "test": 1}, seed=4, conditions=("day",))  # 2 x n by default
     assert counts["train/normal"] == sum(1 for p in (tmp_path / "d" / "train" / "normal").iterdir())
     assert len(list((tmp_path / "d" / "train" / "normal").glob("distractor-*.jpg"))) == 2
     assert not list((tmp_path / "d").glob("*/flooding/distractor-*"))
