@@ -194,6 +194,18 @@ class PhraseIndex:
                 node.ends.append((order, name, p))
                 order += 1
         self._root.finish()
+        # first word → (its children that are not plain, {second word → the plain children's next steps}): most
+        # first words are common ("đường", "cây") and begin phrases whose second word is rarely there, so the
+        # second word is looked up once for all of them.
+        self._roots: dict[str, tuple[list, dict | None]] = {}
+        for f, cands in self._root.words.items():
+            others = [(ms, child) for ms, child in cands if not child.plain]
+            nxt: dict[str, list] = {}
+            for ms, child in cands:
+                if child.plain:
+                    for f2, cands2 in child.words.items():
+                        nxt.setdefault(f2, []).extend((ms, ms2, c) for ms2, c in cands2)
+            self._roots[f] = (others, nxt or None)
 
     def find_all(self, doc: Doc | Sequence[Token], source: str = "") -> dict[str, list[Match]]:
         if not isinstance(doc, Doc):
@@ -202,7 +214,6 @@ class PhraseIndex:
         folds, marks, lax, soft, starts, ends = doc.folds, doc.marks, doc.lax, doc.soft, doc.starts, doc.ends
         n = len(folds)
         text = doc.cleaned
-        root_words = self._root.words
         found: dict[int, tuple[int, str, Phrase, int]] = {}
 
         # Mixed typing: in a text typed with diacritics, a word typed without them ("cay" in "cay ngã") may stand
@@ -242,29 +253,35 @@ class PhraseIndex:
                     else:
                         reach(child, k, st)
 
-        for i in [i for i, f in enumerate(folds) if f in root_words]:
+        roots = self._roots
+        for i in [i for i, f in enumerate(folds) if f in roots]:
+            others, nxt = roots[folds[i]]
             lx, mk, sf, j = lax[i], marks[i], soft[i], i + 1
-            for ms, child in root_words[folds[i]]:
+            for ms, child in others:
                 if lx or mk in ms:
                     st = 1 if mk else 0
                 elif sf and child.inner:  # a word standing in never makes a one-word phrase
                     st = 2
                 else:
                     continue
-                if child.plain:  # a longer phrase: call only when its next word is here
-                    cands = child.words.get(folds[j]) if j < n else None
-                    if cands:
-                        for ms2, c in cands:
-                            if lax[j] or marks[j] in ms2:
-                                reach(c, j + 1, 1 if marks[j] else st)
-                            elif soft[j]:
-                                reach(c, j + 1, 1 if st == 1 else 2)
-                elif child.inner:
+                if child.inner:
                     reach(child, j, st)
                 else:  # a one-word phrase: no call
                     for entry in child.ends:
                         if entry[0] not in found:
                             found[entry[0]] = (*entry, j)
+            if nxt is not None and j < n:  # longer phrases: only when their second word is here
+                for ms, ms2, c in nxt.get(folds[j], ()):
+                    if lx or mk in ms:
+                        st = 1 if mk else 0
+                    elif sf:
+                        st = 2
+                    else:
+                        continue
+                    if lax[j] or marks[j] in ms2:
+                        reach(c, j + 1, 1 if marks[j] else st)
+                    elif soft[j]:
+                        reach(c, j + 1, 1 if st == 1 else 2)
             if found:
                 cs = starts[i]
                 for _, (_, name, phrase, end) in (sorted(found.items()) if len(found) > 1 else found.items()):
