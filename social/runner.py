@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable, Protocol
@@ -98,9 +99,12 @@ def read_source(source: PostSource, pipeline: SocialPipeline, db: Database, publ
     return raised, refused
 
 
-def pipeline_for(rt) -> SocialPipeline:
+def pipeline_for(rt, state_dir: str | Path | None = None) -> SocialPipeline:
+    """The pipeline as social.yaml sets it up; `state_dir` (e.g. the demo's --var folder + "/social") overrides
+    where misses.jsonl goes."""
     conf = rt.config.social
-    misses = MissLog(rt.config.resolve(conf.state_dir) / "misses.jsonl") if conf.keep_misses else None
+    where = Path(state_dir) if state_dir is not None else rt.config.resolve(conf.state_dir)
+    misses = MissLog(where / "misses.jsonl") if conf.keep_misses else None
     return SocialPipeline(rt.config.categories.categories, conf.threshold, rt.author_salt(),
                           near_threshold=conf.near_duplicates.threshold,
                           near_window=timedelta(minutes=conf.near_duplicates.window_min), misses=misses)
@@ -145,12 +149,12 @@ class SocialRunner:
 
 
 def run_social(rt, publisher: Publisher, stop: threading.Event, *, once: bool = False,
-               from_start: bool = False) -> SocialRunner:
+               from_start: bool = False, state_dir: str | Path | None = None) -> SocialRunner:
     """Poll every enabled source at its interval until stopped. A failing source is logged and retried at
     its next turn; it does not stop the others. `from_start` forgets saved cursors first (the demo replays
-    its sample files each run)."""
+    its sample files each run). `state_dir`: where the misses log goes instead of social.yaml's state_dir."""
     conf = rt.config.social
-    pipeline = pipeline_for(rt)
+    pipeline = pipeline_for(rt, state_dir)
     sources: list[tuple[PostSource, float]] = []
     for sc in conf.sources:
         if not sc.enabled:

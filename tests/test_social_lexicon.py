@@ -305,3 +305,21 @@ def test_written_news_posts(text, report, category):
     assert c.is_report == report, c
     if report:
         assert c.category == category, c
+
+
+# ---- the misses log follows the state folder it is given (the demo's --var) ---------------------------------
+def test_misses_log_goes_to_the_state_dir_given(tmp_path):
+    from datetime import datetime, timedelta, timezone
+    from types import SimpleNamespace
+
+    import configs
+    from social.runner import pipeline_for
+    from social.sources import Post
+
+    cfg = configs.load(None)
+    rt = SimpleNamespace(config=cfg, author_salt=lambda: "salt")
+    pipe = pipeline_for(rt, tmp_path / "social")
+    post = Post(id="1", text="Dự báo tối nay đường Trần Quang Khải có thể ngập sâu", platform="x",
+                posted_at=datetime(2025, 10, 28, 18, 0, tzinfo=timezone(timedelta(hours=7))))
+    assert pipe.process(post) is None
+    assert (tmp_path / "social" / "misses.jsonl").read_text(encoding="utf-8").strip()
