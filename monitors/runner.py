@@ -227,6 +227,7 @@ class CameraMonitor:
         try:
             jpeg = render_evidence(frame.image, self.zones, observations, cam.name, None, frame.captured_at)
             sha, uri = self.evidence_store.put(jpeg)
+            raw_uri = self.evidence_store.raw_of(uri)  # the frame without drawings, for training exports
         except Exception as e:
             log.exception("camera %s: could not store evidence", cam.id)
             self._note(f"evidence: {type(e).__name__}: {e}")
@@ -241,7 +242,7 @@ class CameraMonitor:
         mask_summary = ", ".join(f"{k}={v}" for k, v in _scalar_attrs(obs.detail).items()) or None
         attributes = {"camera_id": cam.id, "zone": check.zone.name, "frame_ref": frame.ref,
                       "confirm": f"{check.confirmation.k}/{check.confirmation.n}",
-                      **_scalar_attrs(obs.detail)}
+                      **({"raw_frame_uri": raw_uri} if raw_uri else {}), **_scalar_attrs(obs.detail)}
         attributes.pop("zone_px", None)
         try:
             return Candidate.create(

@@ -253,6 +253,8 @@ def test_camera_a_raises_one_flooding_candidate_per_episode(tmp_path):
     assert ev.score >= 0.5 and "water_share" in ev.mask_summary
     data = store.get(ev.uri)
     assert hashlib.sha256(data).hexdigest() == ev.sha256 and data[:2] == b"\xff\xd8"
+    raw = store.get(c.attributes["raw_frame_uri"])  # the frame without drawings, for training
+    assert raw[:2] == b"\xff\xd8" and raw != data
     h = mon.health()
     assert h["state"] == "ended" and h["frames"] == 16 and h["candidates"] == 1 and h["active"] == []
 

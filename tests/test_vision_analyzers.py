@@ -231,3 +231,18 @@ def test_baseline_kept_in_bytes_still_follows_a_slow_change():
     target = float(base.features(lighter).lab[..., 0].mean())
     assert abs(float(base.lab[..., 0].mean()) - (start + 0.95 * (target - start))) < 0.5
     assert base.lab.dtype == np.float32 and base._ref["lab"].q.dtype == np.uint8
+
+
+def test_a_camera_whose_normal_view_looks_flooded_learns_it_after_its_patience():
+    """A static view that one image reads as a flood (this camera's normal): without a calm look the
+    baseline would never be learned and the camera would alarm for ever; after `baseline_patience`
+    looks the scene as it is becomes the reference and the episode ends."""
+    frames = render_sequence(731, [{"water": 0.9}] * 24)
+    events, scores = run_sequence(FloodingAnalyzer(), frames)
+    assert [e for _, e in events] == ["started"], (events, scores)  # default patience: still waiting
+    patient = FloodingAnalyzer(baseline_patience=8)
+    events, scores = run_sequence(patient, frames)
+    assert [e for _, e in events] == ["started", "ended"], (events, scores)
+    assert patient.baseline.forced and patient.baseline.ready
+    obs = patient.analyze(frames[-1][0], Zone("road", frames[-1][1].zone), AnalyzeContext("cam"))
+    assert obs.detail["mode"] == "baseline" and obs.detail["baseline_forced"] is True and not obs.positive

@@ -120,14 +120,23 @@ _SCALES = {"lab": 1.0, "texture": 2.0, "edges": 0.25}
 
 
 class ZoneBaseline:
-    def __init__(self, width: int = 160, warmup: int = 3, rate: float = 0.05):
+    """patience: looks a camera may go without a calm one before its reference is learned from the scene
+    as it is. A view that looks like a flood (or a tree) to one image but is this camera's normal (a wet
+    road at dusk, a green median) would otherwise never get a reference and stay in warm-up, alarming on
+    single-image judgement for ever. The price: a camera started during a flood that lasts that long
+    learns the flood and ends the episode; `forced` says so (the operator sees it in the look's detail)."""
+
+    def __init__(self, width: int = 160, warmup: int = 3, rate: float = 0.05, patience: int = 240):
         self.width = width
         self.warmup = warmup
         self.rate = rate
+        self.patience = patience
         self.reset()
 
     def reset(self) -> None:
         self.count = 0
+        self.waiting = 0  # looks offered since the last calm one, while not ready
+        self.forced = False  # the reference was (partly) learned from looks that were not calm
         self._ref: dict[str, _Stored] = {}
         self.key: tuple | None = None
         self._shape: tuple[int, int] | None = None
@@ -155,10 +164,26 @@ class ZoneBaseline:
     def matches(self, key: tuple) -> bool:
         return self.key == key
 
+    def offer(self, f: Features, key: tuple, calm: bool) -> None:
+        """A look's features after it was judged: a calm one is folded in; one that is not, only when the
+        camera has waited `patience` looks without being able to learn a reference."""
+        if calm:
+            self.waiting = 0
+            self.update(f, key)
+            return
+        if self.ready and self.matches(key):
+            return
+        self.waiting += 1
+        if self.waiting >= self.patience:
+            self.update(f, key)
+            self.forced = True
+
     def update(self, f: Features, key: tuple) -> None:
         """Fold a calm look into the reference (key: frame size and crop box; a change restarts it)."""
         if self.key != key or not self._ref or self._shape != f.shape:
+            waiting = self.waiting
             self.reset()
+            self.waiting = waiting
             self.key = key
             self._shape = f.shape
             self._ref = {name: _Stored(getattr(f, name), scale) for name, scale in _SCALES.items()}

@@ -61,6 +61,7 @@ class FallenTreeParams:
     calm_score: float = 0.25
     baseline_warmup: int = 3
     baseline_rate: float = 0.05
+    baseline_patience: int = 240  # looks without a calm one before the scene as it is becomes the reference
     wheel_val: int = 60  # wheels/tyres: dark ...
     wheel_sat: int = 50  # ... and colourless
     # blob verdict (blob_verdict); tuned on generator seeds 100..199 only
@@ -90,7 +91,8 @@ class FallenTreeAnalyzer(Analyzer):
 
     def __init__(self, params: FallenTreeParams | None = None, **overrides):
         self.params = replace(params or FallenTreeParams(), **overrides)
-        self.baseline = ZoneBaseline(warmup=self.params.baseline_warmup, rate=self.params.baseline_rate)
+        self.baseline = ZoneBaseline(warmup=self.params.baseline_warmup, rate=self.params.baseline_rate,
+                                     patience=self.params.baseline_patience)
 
     def reset(self) -> None:
         self.baseline.reset()
@@ -217,8 +219,10 @@ class FallenTreeAnalyzer(Analyzer):
         if tree_px:
             full[y0:y1, x0:x1] = cv2.resize(tree.astype(np.uint8) * 255, (cw, ch), interpolation=cv2.INTER_NEAREST)
             full &= zmask
-        if feats is not None and not ctx.episode_active and score < p.calm_score:
-            self.baseline.update(feats, key)
+        if feats is not None:  # calm looks teach the baseline (see ZoneBaseline.offer)
+            self.baseline.offer(feats, key, calm=not ctx.episode_active and score < p.calm_score)
+            if self.baseline.forced:
+                detail["baseline_forced"] = True
         return Observation(category=self.category, zone=zone.name, score=round(score, 4),
                            positive=score >= ctx.threshold, threshold=ctx.threshold, detail=detail,
                            mask=full, boxes=boxes)

@@ -99,6 +99,7 @@ class FloodingParams:
     calm_score: float = 0.25  # looks scoring below this (and no episode) update the baseline
     baseline_warmup: int = 3
     baseline_rate: float = 0.05
+    baseline_patience: int = 240  # looks without a calm one before the scene as it is becomes the reference
 
 
 class FloodingAnalyzer(Analyzer):
@@ -108,7 +109,8 @@ class FloodingAnalyzer(Analyzer):
 
     def __init__(self, params: FloodingParams | None = None, **overrides):
         self.params = replace(params or FloodingParams(), **overrides)
-        self.baseline = ZoneBaseline(warmup=self.params.baseline_warmup, rate=self.params.baseline_rate)
+        self.baseline = ZoneBaseline(warmup=self.params.baseline_warmup, rate=self.params.baseline_rate,
+                                     patience=self.params.baseline_patience)
 
     def reset(self) -> None:
         self.baseline.reset()
@@ -318,9 +320,12 @@ class FloodingAnalyzer(Analyzer):
         if line:
             detail.update(depth_from_line(full, line, getattr(zone, "reference_height_cm", None)))
 
-        # a calm look teaches the baseline (never during an episode, never a wet-looking one)
-        if feats is not None and not ctx.episode_active and score < p.calm_score:
-            self.baseline.update(feats, key)
+        # a calm look teaches the baseline (never during an episode, never a wet-looking one), unless the
+        # camera never had a calm one (ZoneBaseline.patience)
+        if feats is not None:
+            self.baseline.offer(feats, key, calm=not ctx.episode_active and score < p.calm_score)
+            if self.baseline.forced:
+                detail["baseline_forced"] = True
         return Observation(
             category=self.category, zone=zone.name, score=round(score, 4), positive=score >= ctx.threshold,
             threshold=ctx.threshold, detail=detail, mask=full,
