@@ -28,11 +28,11 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from configs.apikeys import require_key
 from configs.schema import CameraAuth, CameraConf, MonitorConf
 from monitors.netpolicy import UrlPolicy
 from monitors.registry import CameraRegistry, RegistryError, redact
 from monitors.service import metrics_text, probe, vet
-from watch1022.apikeys import require_key
 
 
 class ProbeRequest(BaseModel):

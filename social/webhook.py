@@ -17,7 +17,6 @@ Answers:
 """
 from __future__ import annotations
 
-import hmac
 import json
 from typing import Any, Callable, Iterable
 
@@ -25,6 +24,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from configs.apikeys import is_authorised, request_key
 from social.pipeline import SocialPipeline
 from social.sources import Post, _reason
 
@@ -54,15 +54,10 @@ def create_router(publisher: Any, api_keys: Iterable[str], *, pipeline: SocialPi
         pipeline = SocialPipeline(categories, threshold, salt)
     router = APIRouter(prefix=prefix, tags=["social"])
 
-    def _authorised(key: str | None) -> bool:
-        return bool(key) and any(hmac.compare_digest(key.encode(), k.encode()) for k in keys)
-
     @router.post("/posts")
     async def receive_posts(request: Request, x_api_key: str | None = Header(None),
                             authorization: str | None = Header(None)):
-        key = x_api_key or (authorization[7:].strip() if authorization and authorization.lower().startswith("bearer ")
-                            else None)
-        if not _authorised(key):
+        if not is_authorised(request_key(x_api_key, authorization), keys):
             return JSONResponse({"detail": "missing or wrong API key (send it in the X-API-Key header)"}, 401)
         raw = await request.body()
         pub = _resolve_publisher(publisher)

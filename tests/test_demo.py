@@ -65,6 +65,9 @@ def test_demo_delivers_camera_and_social_candidates_once(tmp_path):
         time.sleep(0.1)
     summary, out = finish(proc)
     assert page is not None, f"console never showed a delivered camera incident:\n{out}"
+    # posts with a cue that were not raised are logged for review inside --var, not in the project's var/
+    misses = [json.loads(x) for x in (var / "social" / "misses.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert misses and all(m["ref"] for m in misses)
     assert "Ngập nước" in page and "1022 #" in page
     # The parts' APIs are mounted in the console: cameras with their health, metrics, the social webhook.
     assert {"cam-nguyen-huu-canh", "cam-dien-bien-phu"} <= {c["id"] for c in cameras}

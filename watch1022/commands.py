@@ -89,7 +89,7 @@ def console_app(rt: Runtime, publisher, core_path: str | None = None):
     from monitors.api import create_router as cameras_router
     from monitors.registry import CameraRegistry
     from social.webhook import create_router as webhook_router
-    from watch1022.apikeys import keys_from_env
+    from configs.apikeys import keys_from_env
 
     cfg = rt.config
     app = create_console(rt.db, cfg.categories.by_code(), rt.evidence_dir(), core_path=core_path)
@@ -145,7 +145,8 @@ def demo(args: Namespace) -> int:
     threads = _threads({
         "cameras": lambda st: run_cameras(rt, raised, st),
         # The demo replays the sample posts from the start each run: a replay must create no new case.
-        "social": lambda st: run_social(rt, raised, st, once=True, from_start=True),
+        "social": lambda st: run_social(rt, raised, st, once=True, from_start=True,
+                                        state_dir=(var / "social") if var else None),
         "bridge": bridge.run,
     }, stop)
     deadline = time.monotonic() + args.duration if args.duration else None

@@ -1,4 +1,5 @@
-"""API keys for the HTTP endpoints that change things (the social webhook, the camera registry).
+"""API keys for the HTTP endpoints that change things (the social webhook, the camera registry): where
+they come from (an environment variable named in the configs) and how a request is checked.
 
 Keys come from an environment variable holding a comma-separated list, so they never sit in the
 config files in git. A request sends one as `X-API-Key: <key>` or `Authorization: Bearer <key>`.
