@@ -191,10 +191,8 @@ _ABBR_FIRST_WORD: list[str] = [
     r"mn", r"nc", r"vs", r"r",
 ]
 assert len(_ABBR_FIRST_WORD) == len(_ABBREVIATIONS)
-# (No lookbehind in front: a pattern that starts with the alternation lets the regex engine skip every position
-# whose letter begins none of them; matches inside a word are dropped in _abbr_todo.)
-_ABBR_WORDS = Caseless(rf"(?:{'|'.join(_ABBR_FIRST_WORD)}){_B1}")
-_WORD_CHAR = re.compile(r"[^\W_]")
+# (The lookbehind keeps the engine from stopping inside words: "ng", "h", "p" end many Vietnamese words.)
+_ABBR_WORDS = Caseless(rf"{_B0}(?:{'|'.join(_ABBR_FIRST_WORD)}){_B1}")
 _ABBR_FIRST_RX = [re.compile(w) for w in _ABBR_FIRST_WORD]
 
 
@@ -208,8 +206,6 @@ def _abbr_todo(text: str, after: int = -1) -> dict[int, list[int]]:
     """Pattern index (> `after`) → where the words that can begin one of its matches start, in text order."""
     todo: dict[int, list[int]] = {}
     for m in _ABBR_WORDS.finditer(text):
-        if m.start() and _WORD_CHAR.match(text, m.start() - 1):  # inside a word
-            continue
         for i in _abbr_patterns(_re_lower(m.group())):
             if i > after:
                 todo.setdefault(i, []).append(m.start())

@@ -134,12 +134,13 @@ class PhraseSet:
 
 class _Node:
     """A trie node: phrases sharing their first slots share nodes. `words`: folded word → [(marks accepted,
-    child)]; `gaps`: [(max words, child)]; `ends`: (order, set name, phrase) of the phrases complete here."""
+    child)]; `gaps`: [(max words, child, child's words when child is plain)]; `ends`: (order, set name, phrase)
+    of the phrases complete here."""
     __slots__ = ("words", "gaps", "ends", "inner", "plain", "_by_slot")
 
     def __init__(self):
         self.words: dict[str, list[tuple[frozenset[str], _Node]]] = {}
-        self.gaps: list[tuple[int, _Node]] = []
+        self.gaps: list[tuple[int, _Node, frozenset[str] | None]] = []
         self.ends: list[tuple[int, str, Phrase]] = []
         self.inner = False  # has words or gaps after it (set once the trie is built)
         self.plain = False  # words after it, nothing else: no phrase ends here, no gap follows
@@ -150,13 +151,16 @@ class _Node:
         self.plain = bool(self.words) and not self.gaps and not self.ends
         for child in self._by_slot.values():
             child.finish()
+        # a gap before plain words ends nowhere unless one of those words lies within its reach: one C-level
+        # set test on the window instead of a lookup per skipped word
+        self.gaps = [(n, child, frozenset(child.words) if child.plain else None) for n, child, *_ in self.gaps]
 
     def child(self, slot: _Word | _Gap) -> "_Node":
         node = self._by_slot.get(slot)
         if node is None:
             node = self._by_slot[slot] = _Node()
             if isinstance(slot, _Gap):
-                self.gaps.append((slot.max_words, node))
+                self.gaps.append((slot.max_words, node, None))
             else:
                 marks: dict[str, set[str]] = {}
                 for f, m in slot.alternatives:
@@ -206,6 +210,11 @@ class PhraseIndex:
                     for f2, cands2 in child.words.items():
                         nxt.setdefault(f2, []).extend((ms, ms2, c) for ms2, c in cands2)
             self._roots[f] = (others, nxt or None)
+        # where a match can begin: a first word with a child that is not plain, or a first and a second word that
+        # begin a longer phrase together. Most words of a post begin nothing: they are passed over in one
+        # comprehension instead of a loop step each.
+        self._lone = frozenset(f for f, (others, _) in self._roots.items() if others)
+        self._pairs = frozenset((f, f2) for f, (_, nxt) in self._roots.items() for f2 in nxt or ())
 
     def find_all(self, doc: Doc | Sequence[Token], source: str = "") -> dict[str, list[Match]]:
         if not isinstance(doc, Doc):
@@ -237,7 +246,9 @@ class PhraseIndex:
                             reach(child, j + 1, 1 if marks[j] else st)
                         elif soft[j]:
                             reach(child, j + 1, 1 if st == 1 else 2)
-            for max_words, child in node.gaps:
+            for max_words, child, after in node.gaps:
+                if after is not None and after.isdisjoint(folds[j:j + max_words + 1]):
+                    continue
                 for skip in range(max_words + 1):
                     k = j + skip
                     if k > n or (skip and folds[k - 1] is None):
@@ -253,8 +264,8 @@ class PhraseIndex:
                     else:
                         reach(child, k, st)
 
-        roots = self._roots
-        for i in [i for i, f in enumerate(folds) if f in roots]:
+        roots, lone, pairs = self._roots, self._lone, self._pairs
+        for i in [i for i, fs in enumerate(zip(folds, folds[1:] + (None,))) if fs in pairs or fs[0] in lone]:
             others, nxt = roots[folds[i]]
             lx, mk, sf, j = lax[i], marks[i], soft[i], i + 1
             for ms, child in others:
