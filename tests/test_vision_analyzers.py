@@ -246,3 +246,17 @@ def test_a_camera_whose_normal_view_looks_flooded_learns_it_after_its_patience()
     assert patient.baseline.forced and patient.baseline.ready
     obs = patient.analyze(frames[-1][0], Zone("road", frames[-1][1].zone), AnalyzeContext("cam"))
     assert obs.detail["mode"] == "baseline" and obs.detail["baseline_forced"] is True and not obs.positive
+
+
+def test_fallen_tree_found_per_camera_in_infrared_and_ir_rain_raises_nothing():
+    """No hue in IR: a crown is a new busy texture with light and shade (blob_verdict judges grey
+    levels, not hues); rain and a wet road in IR must still raise nothing."""
+    found = 0
+    for seed in (741, 742, 743, 744):
+        events, scores = run_sequence(FallenTreeAnalyzer(),
+                                      render_sequence(seed, [{"time": "ir", "tree": 6 <= i < 14} for i in range(20)]))
+        found += any(e == "started" and 6 <= i <= 13 for i, e in events)
+        events, scores = run_sequence(FallenTreeAnalyzer(), render_sequence(
+            seed + 10, [{"time": "ir", "wet": i >= 5, "rain": 5 <= i <= 10} for i in range(20)]))
+        assert events == [], (seed, scores)
+    assert found >= 3

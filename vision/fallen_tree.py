@@ -68,6 +68,7 @@ class FallenTreeParams:
     person_tall: float = 1.8
     person_share: float = 0.02
     hue_std_min: float = 6.0
+    grey_std_min: float = 12.0  # without colour (IR/night): a crown's light and shade vary at least this much
     hull_busy_min: float = 0.5
     hull_foliage_min: float = 0.4
     vehicle_solidity: float = 0.85
@@ -136,8 +137,10 @@ class FallenTreeAnalyzer(Analyzer):
                 changed = cv2.resize(changed.astype(np.uint8), (ww, wh), interpolation=cv2.INTER_NEAREST) > 0
                 textured = cv2.resize(textured.astype(np.uint8), (ww, wh), interpolation=cv2.INTER_NEAREST) > 0
                 foliage &= changed
-                if colourless:  # no hue at night/IR: a strong texture gain that was not there before
-                    foliage = textured & changed & (sd >= p.texture_min)
+                if colourless:  # no hue at night/IR: a strong texture gain, and light and shade that were not there
+                    shade = np.abs(self.baseline.lightness_change(feats)) >= p.change_de
+                    shade = cv2.resize(shade.astype(np.uint8), (ww, wh), interpolation=cv2.INTER_NEAREST) > 0
+                    foliage = textured & (changed | shade) & (sd >= p.texture_min)
             else:
                 mode = "warmup"
         if colourless and mode != "baseline":
@@ -159,6 +162,7 @@ class FallenTreeAnalyzer(Analyzer):
             if stats[i][4] < min_area:
                 continue
             f = blob_features(labels == i, stats[i], foliage, hsv, gray, sd, edges, p)
+            f["colourless"] = colourless
             why = blob_verdict(f, p)
             f["verdict"] = why
             self.last_blobs.append(f)
@@ -293,7 +297,8 @@ def blob_verdict(f: dict, p: FallenTreeParams) -> str:
 
     * sparse: too few foliage pixels in the blob;
     * person: small and upright;
-    * uniform: one hue throughout (paint, a tarpaulin); a crown mixes greens, dark greens and browns;
+    * uniform: one hue throughout (paint, a tarpaulin); a crown mixes greens, dark greens and browns (in
+      a frame without colour, IR or night: one grey level throughout; a crown is light and shade);
     * vehicle: more vehicle cues (convex, rectangular, flat interior, specular highlights, dark wheels at
       its foot, texture only along the outline — a vehicle's edges seen at working size, where a crown is
       leaf clutter throughout its hull) than crown cues (ragged low-solidity outline, high perimeter²/area, mixed hues, bark).
@@ -302,7 +307,7 @@ def blob_verdict(f: dict, p: FallenTreeParams) -> str:
         return "sparse"
     if f["tall"] >= p.person_tall and f["share"] < p.person_share:
         return "person"
-    if f["hue_std"] < p.hue_std_min:
+    if f["val_std"] < p.grey_std_min if f.get("colourless") else f["hue_std"] < p.hue_std_min:
         return "uniform"
     # Texture only along the outline is a vehicle cue, not a verdict alone: dusk, glare and wet light
     # thin a real crown's texture the same way.
