@@ -218,18 +218,17 @@ class Classifier:
         scores: dict[str, float] = {}
         matched: dict[str, list[Match]] = {}
         top: dict[str, float] = {}  # the heaviest cue's weight
-        for code, cue_key, not_key in self._keys:
-            ms = found.get(cue_key)
-            if not ms:
-                continue
+        for code, cue_key, not_key in [k for k in self._keys if k[1] in found]:
+            ms = found[cue_key]
             hidden = masks + questions + found.get(not_key, [])
             if hidden:
-                ms = [m for m in ms if not any(m.overlaps(h) for h in hidden)]
+                spans = [(h.start, h.end) for h in hidden]
+                ms = [m for m in ms if not any(m.start < e and s < m.end for s, e in spans)]
             if len(ms) > 1:
                 # a cue inside a longer cue of at least its weight ("ngập" in "ngập sâu") adds nothing
-                ms = [m for m in ms if not any(o is not m and o.start <= m.start and m.end <= o.end
-                                               and (o.end - o.start) > (m.end - m.start) and o.phrase.weight >= m.phrase.weight
-                                               for o in ms)]
+                spans = [(o.start, o.end, o.phrase.weight) for o in ms]
+                ms = [m for m, (a, b, w) in zip(ms, spans)
+                      if not any(s <= a and b <= e and e - s > b - a and wo >= w for s, e, wo in spans)]
             best: dict[str, Match] = {}
             for m in ms:
                 best.setdefault(m.phrase.text, m)

@@ -338,7 +338,7 @@ def load_gazetteer(data_dir: str | Path | None = None, streets_path: str | Path 
 # ---- locating -------------------------------------------------------------------------------------------
 def _longest_first(matches: list[Match], taken: list[Match] = ()) -> list[Match]:
     """Keep the longest matches that do not overlap each other nor `taken`; in text order."""
-    if len(matches) <= 1 and not taken:
+    if not matches or (len(matches) == 1 and not taken):
         return list(matches)
     kept: list[Match] = []
     for m in sorted(matches, key=lambda m: (-(m.char_end - m.char_start), m.start)):
@@ -361,11 +361,12 @@ _NAME_STOP = {"phường", "quận", "huyện", "xã", "tỉnh", "khu", "hẻm",
 _CROSS = Caseless(r"(?<![^\W_])(?:ngã tư|ngã ba|ngã năm|ngã sáu|ngã 4|ngã 3|giao lộ|giao điểm|góc đường|góc|"
                   r"giao nhau giữa|giao cắt giữa|nút giao|nga tu|nga ba|nga 4|nga 3|giao lo|goc)\s+(?:đường\s+|duong\s+)?")
 # The first words (lowercased tokens) that matches of _CROSS, _OTHER_AREA and _STREET_AFTER start with: a post
-# without any of them is not searched (a set test on the tokens is much cheaper than a regex pass over the post).
+# without any of them is not searched (a set test on the tokens is much cheaper than a regex pass over the post),
+# and _CROSS and _STREET_AFTER are tried only where one of them starts (see _lead_matches).
 _CROSS_FIRST = frozenset({"ngã", "nga", "giao", "góc", "goc", "nút"})
 _OTHER_AREA_FIRST = frozenset({"quận", "huyện", "thị", "tỉnh", "thành"})
 _STREET_AFTER_FIRST = frozenset({"đường", "phố", "đại", "tuyến", "hẻm", "số", "kiệt", "ngõ"})
-_ODD_CASE = ("ı", "ſ", "İ")  # re.IGNORECASE takes them for i/s, lower() does not: with one, search anyway
+_ODD_CASE = re.compile("[ıſİ]")  # re.IGNORECASE takes them for i/s, lower() does not: with one, search anyway
 _CONNECT = re.compile(r"^\s*(?:[-–—/&x×,]|và|va|với|voi|giao với|giao|cắt)\s*(?:đường\s+|duong\s+)?$", re.IGNORECASE)
 _CONNECT_NEXT = re.compile(r"\s*(?:[-–—/&x×,]|và|va|với|voi)\s*(?:đường\s+|duong\s+)?", re.IGNORECASE)
 _OLD_NUM_WARD = re.compile(r"(?<![^\W_])(?:phường|phuong)\s+(\d{1,2})(?!\d)", re.IGNORECASE)
@@ -402,10 +403,19 @@ def _name_after(text: str, pos: int, allow_number_first: bool) -> tuple[int, int
 _STREET_AFTER = Caseless(r"(?<![^\W_])(?:(đường|phố|đại lộ|tuyến đường)(\s+số)?|(?:hẻm|số|kiệt|ngõ)\s+\d+[\w/]*)\s+")
 
 
-def _generic_streets(text: str) -> list[tuple[int, int, str]]:
-    """Street names after "đường/phố/đại lộ" or after a house/alley number, that the gazetteer may not know."""
+def _lead_matches(rx: Caseless, doc: Doc, first: frozenset[str], odd: bool):
+    """rx.finditer(doc.cleaned), for a pattern whose matches begin with a token of `first` (lowercased): tried only
+    where such a token starts; with a letter that lowercases oddly (`odd`), everywhere."""
+    if odd:
+        return rx.finditer(doc.cleaned)
+    return rx.finditer_at(doc.cleaned, [a for t, a in zip(doc.texts, doc.starts) if t in first])
+
+
+def _generic_streets(text: str, leads) -> list[tuple[int, int, str]]:
+    """Street names after "đường/phố/đại lộ" or after a house/alley number, that the gazetteer may not know;
+    `leads`: the matches of _STREET_AFTER in `text`."""
     out = []
-    for m in _STREET_AFTER.finditer(text):
+    for m in leads:
         lead = (m.group(1) or "").lower()
         got = _name_after(text, m.end(), allow_number_first=bool(lead) and lead != "phố")
         if got:
@@ -474,8 +484,10 @@ class Locator:
             (m.char_start, m.char_end, g._street_index[m.phrase.label].name, g._street_index[m.phrase.label])
             for m in street_ms]
         texts = doc.texts
-        odd = any(c in cleaned for c in _ODD_CASE)
-        for a, b, name in (_generic_streets(cleaned) if odd or not _STREET_AFTER_FIRST.isdisjoint(texts) else ()):
+        odd = _ODD_CASE.search(cleaned) is not None
+        generic = (_generic_streets(cleaned, _lead_matches(_STREET_AFTER, doc, _STREET_AFTER_FIRST, odd))
+                   if odd or not _STREET_AFTER_FIRST.isdisjoint(texts) else ())
+        for a, b, name in generic:
             if not any(a < e and s < b for s, e, _, _ in mentions) and \
                     not any(a < m.char_end and m.char_start < b for m in ward_ms + dist_ms + land_ms):
                 known = g._street_by_fold.get(_fold_name(name))
@@ -487,7 +499,8 @@ class Locator:
         street_addr = None
         pos = ref
         precision_override = None
-        cross = self._intersection(cleaned, mentions) if odd or not _CROSS_FIRST.isdisjoint(texts) else None
+        cross = (self._intersection(cleaned, mentions, _lead_matches(_CROSS, doc, _CROSS_FIRST, odd))
+                 if odd or not _CROSS_FIRST.isdisjoint(texts) else None)
         if cross is not None:
             (a_name, a_st), (b_name, b_st), text_span = cross
             matched.insert(0, text_span)
@@ -540,9 +553,10 @@ class Locator:
                      cross_street=cross_name, other_area=other_area)
 
     @staticmethod
-    def _intersection(cleaned: str, mentions):
-        """"ngã tư A – B", "giao lộ A và B", "góc A/B", "giao nhau giữa đường A và đường B"."""
-        for m in _CROSS.finditer(cleaned):
+    def _intersection(cleaned: str, mentions, leads):
+        """"ngã tư A – B", "giao lộ A và B", "góc A/B", "giao nhau giữa đường A và đường B"; `leads`: the matches
+        of _CROSS in `cleaned`."""
+        for m in leads:
             first = next((mm for mm in mentions if mm[0] == m.end()), None)
             if first is None:
                 got = _name_after(cleaned, m.end(), allow_number_first=False)

@@ -64,6 +64,19 @@ class Caseless:
         low = _re_lower(text)
         return self._low.finditer(low, pos) if len(low) == len(text) else self._any.finditer(text, pos)
 
+    def finditer_at(self, text: str, starts):
+        """What finditer(text) gives, for a pattern whose every match begins at one of `starts` (ascending): the
+        pattern is tried there only (a pattern that begins with a lookbehind is otherwise tried at every position)."""
+        low = _re_lower(text)
+        if len(low) != len(text):
+            yield from self._any.finditer(text)
+            return
+        end = 0
+        for pos in starts:
+            if pos >= end and (m := self._low.match(low, pos)):
+                yield m
+                end = m.end()
+
 
 def nfc(text: str) -> str:
     """NFC-normalise, drop zero-width/format characters, collapse runs of spaces (keeps newlines)."""
