@@ -291,7 +291,8 @@ def clean(text: str) -> str:
 # ---- tokens -------------------------------------------------------------------------------------------
 # A number like "3/2", "247/26" or "1.5" is one token; punctuation followed by a space (or the end), a
 # comma, a newline, brackets and quotes are break tokens that phrase matching does not cross.
-_TOKEN = re.compile(r"\d+(?:[/.,]\d+)*[^\W_]*|[^\W_]+|[.!?;:…]+(?=\s|$)|,|\n+|[()\[\]\"“”]")
+# (Words that begin with a letter, the most common, are tried first: the same tokens, found sooner.)
+_TOKEN = re.compile(r"[^\W\d_][^\W_]*|\d+(?:[/.,]\d+)*[^\W_]*|[.!?;:…]+(?=\s|$)|,|\n+|[()\[\]\"“”]")
 _BREAK_CHARS = set(".,!?;:…\n()[]\"“”")
 _WORD = re.compile(r"[^\W\d_]+")
 # Below this share of words carrying diacritics, a text counts as typed without them. Vietnamese written
