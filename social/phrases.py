@@ -210,11 +210,6 @@ class PhraseIndex:
                     for f2, cands2 in child.words.items():
                         nxt.setdefault(f2, []).extend((ms, ms2, c) for ms2, c in cands2)
             self._roots[f] = (others, nxt or None)
-        # where a match can begin: a first word with a child that is not plain, or a first and a second word that
-        # begin a longer phrase together. Most words of a post begin nothing: they are passed over in one
-        # comprehension instead of a loop step each.
-        self._lone = frozenset(f for f, (others, _) in self._roots.items() if others)
-        self._pairs = frozenset((f, f2) for f, (_, nxt) in self._roots.items() for f2 in nxt or ())
 
     def find_all(self, doc: Doc | Sequence[Token], source: str = "") -> dict[str, list[Match]]:
         if not isinstance(doc, Doc):
@@ -264,8 +259,8 @@ class PhraseIndex:
                     else:
                         reach(child, k, st)
 
-        roots, lone, pairs = self._roots, self._lone, self._pairs
-        for i in [i for i, fs in enumerate(zip(folds, folds[1:] + (None,))) if fs in pairs or fs[0] in lone]:
+        roots = self._roots
+        for i in [i for i, f in enumerate(folds) if f in roots]:
             others, nxt = roots[folds[i]]
             lx, mk, sf, j = lax[i], marks[i], soft[i], i + 1
             for ms, child in others:
