@@ -260,3 +260,17 @@ def test_fallen_tree_found_per_camera_in_infrared_and_ir_rain_raises_nothing():
             seed + 10, [{"time": "ir", "wet": i >= 5, "rain": 5 <= i <= 10} for i in range(20)]))
         assert events == [], (seed, scores)
     assert found >= 3
+
+
+@pytest.mark.parametrize("seed", [751, 752, 753])
+def test_switching_to_infrared_at_dusk_raises_nothing_and_keeps_a_reference_per_picture_kind(seed):
+    """A camera that turns to IR is compared with an IR reference, not its daylight one (where every
+    pixel would look changed)."""
+    frames = render_sequence(seed, [{"time": "day"}] * 6 + [{"time": "ir"}] * 12 + [{"time": "day"}] * 4)
+    for analyzer in (FloodingAnalyzer(), FallenTreeAnalyzer()):
+        events, scores = run_sequence(analyzer, frames)
+        assert events == [], (analyzer.category, scores)
+        assert len(analyzer.references._refs) == 2 and not analyzer.references.monochrome
+        day = analyzer.references.select(False)
+        ir = analyzer.references.select(True)
+        assert day is not ir and day.ready and ir.ready

@@ -12,6 +12,8 @@ lane marks and kerbs vanish under water but stay visible on a wet road).
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import cv2
 import numpy as np
 
@@ -232,3 +234,36 @@ class ZoneBaseline:
         need = cv2.max(cv2.multiply(edges, 0.4), strong * 0.5)
         now = cv2.compare(cv2.dilate(f.edges, _K3), need, cv2.CMP_GE)
         return float(cv2.countNonZero(now & ref)) / n
+
+
+def is_monochrome(image: np.ndarray, max_sat: float = 3.0) -> bool:
+    """An IR / monochrome picture (no colour anywhere), not merely a grey road: mean saturation of a
+    sparse sample of the whole frame below max_sat."""
+    sample = np.ascontiguousarray(image[::8, ::8])
+    return float(cv2.cvtColor(sample, cv2.COLOR_BGR2HSV)[..., 1].mean()) < max_sat
+
+
+class SceneReferences:
+    """One ZoneBaseline per kind of picture a camera sends: colour (day, lit night) and monochrome (IR).
+    A camera switching to IR at dusk is then compared with, and teaches, its IR reference, never its
+    daylight one (every pixel would look changed). The monochrome one exists only for cameras that send
+    IR pictures."""
+
+    def __init__(self, make: Callable[[], ZoneBaseline]):
+        self._make = make
+        self._refs: dict[bool, ZoneBaseline] = {}
+        self.monochrome = False
+
+    def select(self, monochrome: bool) -> ZoneBaseline:
+        self.monochrome = monochrome
+        return self.current
+
+    @property
+    def current(self) -> ZoneBaseline:
+        ref = self._refs.get(self.monochrome)
+        if ref is None:
+            ref = self._refs[self.monochrome] = self._make()
+        return ref
+
+    def reset(self) -> None:
+        self._refs.clear()

@@ -32,7 +32,7 @@ import numpy as np
 
 from models.candidate import Box
 from vision.analyzer import AnalyzeContext, Analyzer, Observation
-from vision.baseline import ZoneBaseline, local_std
+from vision.baseline import SceneReferences, ZoneBaseline, is_monochrome, local_std
 from vision.zones import Zone
 
 
@@ -92,11 +92,16 @@ class FallenTreeAnalyzer(Analyzer):
 
     def __init__(self, params: FallenTreeParams | None = None, **overrides):
         self.params = replace(params or FallenTreeParams(), **overrides)
-        self.baseline = ZoneBaseline(warmup=self.params.baseline_warmup, rate=self.params.baseline_rate,
-                                     patience=self.params.baseline_patience)
+        self.references = SceneReferences(lambda: ZoneBaseline(
+            warmup=self.params.baseline_warmup, rate=self.params.baseline_rate, patience=self.params.baseline_patience))
+
+    @property
+    def baseline(self) -> ZoneBaseline:
+        """The reference for the kind of picture (colour or IR) of the last look."""
+        return self.references.current
 
     def reset(self) -> None:
-        self.baseline.reset()
+        self.references.reset()
 
     def summary_vi(self, obs: Observation) -> str:
         w = obs.detail.get("width_share", 0.0)
@@ -107,6 +112,7 @@ class FallenTreeAnalyzer(Analyzer):
             raise ValueError(f"expected a BGR image, got shape {image.shape}")
         p = self.params
         h, w = image.shape[:2]
+        self.references.select(is_monochrome(image))  # colour and IR pictures each have their reference
         zmask = zone.mask(h, w)
         x0, y0, x1, y1 = zone.bbox(h, w)
         crop = image[y0:y1, x0:x1]

@@ -54,7 +54,7 @@ import cv2
 import numpy as np
 
 from vision.analyzer import AnalyzeContext, Analyzer, Observation
-from vision.baseline import ZoneBaseline
+from vision.baseline import SceneReferences, ZoneBaseline, is_monochrome
 from vision.zones import Zone
 
 SEVERITY = ((0.7, "nặng"), (0.45, "trung bình"), (0.0, "nhẹ"))  # water share → level (shown when positive)
@@ -93,6 +93,7 @@ class FloodingParams:
     colourless_sat: float = 8.0  # mean saturation of the zone below which the frame is greyscale (IR/night)
     change_de: float = 10.0  # baseline mode: colour distance (ΔE, lightness half-weighted) counting as changed
     texture_lost: float = 0.55  # ... or local texture below this ratio of the reference
+    ir_texture_calm: float = 1.2  # IR: a light-level change with texture at most this ratio of the reference is water-like
     persist_damp_lo: float = 0.35  # baseline edges still visible: below lo no damping
     persist_damp_hi: float = 0.75  # at hi and above: damped by persist_damp
     persist_damp: float = 0.7
@@ -109,11 +110,16 @@ class FloodingAnalyzer(Analyzer):
 
     def __init__(self, params: FloodingParams | None = None, **overrides):
         self.params = replace(params or FloodingParams(), **overrides)
-        self.baseline = ZoneBaseline(warmup=self.params.baseline_warmup, rate=self.params.baseline_rate,
-                                     patience=self.params.baseline_patience)
+        self.references = SceneReferences(lambda: ZoneBaseline(
+            warmup=self.params.baseline_warmup, rate=self.params.baseline_rate, patience=self.params.baseline_patience))
+
+    @property
+    def baseline(self) -> ZoneBaseline:
+        """The reference for the kind of picture (colour or IR) of the last look."""
+        return self.references.current
 
     def reset(self) -> None:
-        self.baseline.reset()
+        self.references.reset()
 
     # -- pure helpers -------------------------------------------------------------------------
     def work_size(self, h: int, w: int) -> tuple[int, int]:
@@ -235,6 +241,7 @@ class FloodingAnalyzer(Analyzer):
             raise ValueError(f"expected a BGR image, got shape {image.shape}")
         p = self.params
         h, w = image.shape[:2]
+        self.references.select(is_monochrome(image))  # colour and IR pictures each have their reference
         # everything runs at the working resolution on the zone's bounding box (plus a margin so that
         # window statistics near its border are real), brought to the working width once; the zone is rasterised there
         hw, ww = self.work_size(h, w)
@@ -281,6 +288,15 @@ class FloodingAnalyzer(Analyzer):
             feats = self.baseline.features(work)
             if self.baseline.ready and self.baseline.matches(key):
                 mode = "baseline"
+                if self.references.monochrome:
+                    # IR/greyscale: sensor noise hides how smooth water is in absolute terms. Against the
+                    # reference, a sheet of water is a change of light level without new texture
+                    shade = np.abs(self.baseline.lightness_change(feats)) >= p.change_de
+                    calm = self.baseline.texture_ratio(feats) <= p.ir_texture_calm
+                    cand = (shade & calm).view(np.uint8)
+                    raw_water = raw_water | ((cv2.resize(cand, (cw, ch), interpolation=cv2.INTER_NEAREST) > 0) & zcrop)
+                    n_water = int(np.count_nonzero(raw_water))
+                    water = raw_water
                 if n_water:  # (nothing water-like: nothing to compare)
                     changed = self.baseline.changed(feats, p.change_de, p.texture_lost)
                     changed = cv2.resize(changed, (cw, ch), interpolation=cv2.INTER_NEAREST)
