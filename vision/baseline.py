@@ -267,3 +267,21 @@ class SceneReferences:
 
     def reset(self) -> None:
         self._refs.clear()
+
+
+class KeepsReferences:
+    """For an analyzer comparing looks with its camera's calm references: `self.params` has
+    baseline_warmup, baseline_rate and baseline_patience; call _init_references() in __init__."""
+
+    def _init_references(self) -> None:
+        p = self.params
+        self.references = SceneReferences(lambda: ZoneBaseline(
+            warmup=p.baseline_warmup, rate=p.baseline_rate, patience=p.baseline_patience))
+
+    @property
+    def baseline(self) -> ZoneBaseline:
+        """The reference for the kind of picture (colour or IR) of the last look."""
+        return self.references.current
+
+    def reset(self) -> None:
+        self.references.reset()

@@ -32,7 +32,7 @@ import numpy as np
 
 from models.candidate import Box
 from vision.analyzer import AnalyzeContext, Analyzer, Observation
-from vision.baseline import SceneReferences, ZoneBaseline, is_monochrome, local_std
+from vision.baseline import KeepsReferences, is_monochrome, local_std
 from vision.zones import Zone
 
 
@@ -85,23 +85,14 @@ class FallenTreeParams:
     crown_join_px: int = 9
 
 
-class FallenTreeAnalyzer(Analyzer):
+class FallenTreeAnalyzer(KeepsReferences, Analyzer):
     category = "fallen_tree"
     backend = "classical"
     model_version = "fallen_tree-classical-1"
 
     def __init__(self, params: FallenTreeParams | None = None, **overrides):
         self.params = replace(params or FallenTreeParams(), **overrides)
-        self.references = SceneReferences(lambda: ZoneBaseline(
-            warmup=self.params.baseline_warmup, rate=self.params.baseline_rate, patience=self.params.baseline_patience))
-
-    @property
-    def baseline(self) -> ZoneBaseline:
-        """The reference for the kind of picture (colour or IR) of the last look."""
-        return self.references.current
-
-    def reset(self) -> None:
-        self.references.reset()
+        self._init_references()
 
     def summary_vi(self, obs: Observation) -> str:
         w = obs.detail.get("width_share", 0.0)

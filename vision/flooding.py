@@ -54,7 +54,7 @@ import cv2
 import numpy as np
 
 from vision.analyzer import AnalyzeContext, Analyzer, Observation
-from vision.baseline import SceneReferences, ZoneBaseline, is_monochrome
+from vision.baseline import KeepsReferences, is_monochrome
 from vision.zones import Zone
 
 SEVERITY = ((0.7, "nặng"), (0.45, "trung bình"), (0.0, "nhẹ"))  # water share → level (shown when positive)
@@ -103,23 +103,14 @@ class FloodingParams:
     baseline_patience: int = 240  # looks without a calm one before the scene as it is becomes the reference
 
 
-class FloodingAnalyzer(Analyzer):
+class FloodingAnalyzer(KeepsReferences, Analyzer):
     category = "flooding"
     backend = "classical"
     model_version = "flooding-classical-1"
 
     def __init__(self, params: FloodingParams | None = None, **overrides):
         self.params = replace(params or FloodingParams(), **overrides)
-        self.references = SceneReferences(lambda: ZoneBaseline(
-            warmup=self.params.baseline_warmup, rate=self.params.baseline_rate, patience=self.params.baseline_patience))
-
-    @property
-    def baseline(self) -> ZoneBaseline:
-        """The reference for the kind of picture (colour or IR) of the last look."""
-        return self.references.current
-
-    def reset(self) -> None:
-        self.references.reset()
+        self._init_references()
 
     # -- pure helpers -------------------------------------------------------------------------
     def work_size(self, h: int, w: int) -> tuple[int, int]:
