@@ -287,7 +287,6 @@ class FloodingAnalyzer(KeepsReferences, Analyzer):
                     cand = (shade & calm).view(np.uint8)
                     raw_water = raw_water | ((cv2.resize(cand, (cw, ch), interpolation=cv2.INTER_NEAREST) > 0) & zcrop)
                     n_water = int(np.count_nonzero(raw_water))
-                    water = raw_water
                 if n_water:  # (nothing water-like: nothing to compare)
                     changed = self.baseline.changed(feats, p.change_de, p.texture_lost)
                     changed = cv2.resize(changed, (cw, ch), interpolation=cv2.INTER_NEAREST)
