@@ -274,3 +274,16 @@ def test_switching_to_infrared_at_dusk_raises_nothing_and_keeps_a_reference_per_
         day = analyzer.references.select(False)
         ir = analyzer.references.select(True)
         assert day is not ir and day.ready and ir.ready
+
+
+def test_episode_measurement_runs_cameras_through_the_monitor(capsys):
+    """vision.episodes drives generated cameras through CameraMonitor.step: a day flood is confirmed
+    within a few looks, a wet road raises nothing."""
+    from vision.episodes import main, parse_seeds
+    assert parse_seeds("701-702,705") == [701, 702, 705]
+    assert main(["--seeds", "701-702", "--conditions", "day", "--scenarios", "flood,wet_road", "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    flood, wet = table["day"]["flood"], table["day"]["wet_road"]
+    assert flood["sequences"] == 2 and wet["sequences"] == 2 and "confirmed" not in wet
+    assert flood["confirmed"] == 2 and 3 <= flood["looks_median"] <= 5 and flood["false_episodes"] == 0
+    assert wet["false_episodes"] == 0

@@ -14,6 +14,7 @@ detector on these alone.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -100,7 +101,13 @@ def _road_polygon(g: CameraGeometry) -> np.ndarray:
 
 
 def _background(g: CameraGeometry, rain: bool) -> np.ndarray:
-    """Sky, buildings, pavements, kerbs, asphalt with grain, lane marks. Static per camera."""
+    """Sky, buildings, pavements, kerbs, asphalt with grain, lane marks. Static per camera: drawn once per
+    (camera, wet or not) and copied, since a sequence redraws it on every frame (half a frame's time)."""
+    return _static_background(g, bool(rain)).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _static_background(g: CameraGeometry, rain: bool) -> np.ndarray:
     h, w = g.height, g.width
     rng = np.random.default_rng([g.seed, 7])
     img = np.zeros((h, w, 3), np.float32)
@@ -158,6 +165,7 @@ def _background(g: CameraGeometry, rain: bool) -> np.ndarray:
     if rain:  # wet road: darker, grain partly washed out, some sky sheen
         wet = road > 0
         img[wet] = img[wet] * 0.72 + 12
+    img.flags.writeable = False  # shared by every frame of the camera: callers draw on a copy
     return img
 
 
