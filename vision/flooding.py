@@ -97,6 +97,7 @@ class FloodingParams:
     persist_damp_lo: float = 0.35  # baseline edges still visible: below lo no damping
     persist_damp_hi: float = 0.75  # at hi and above: damped by persist_damp
     persist_damp: float = 0.7
+    persist_near_px: int = 3  # ... looked for in the water's near neighbourhood (px at the reference's size)
     calm_score: float = 0.25  # looks scoring below this (and no episode) update the baseline
     baseline_warmup: int = 3
     baseline_rate: float = 0.05
@@ -292,9 +293,14 @@ class FloodingAnalyzer(KeepsReferences, Analyzer):
                     changed = cv2.resize(changed, (cw, ch), interpolation=cv2.INTER_NEAREST)
                     water = cv2.bitwise_and(raw_water.view(np.uint8), changed).view(bool)
                     # of the reference's strong edges (lane marks, kerbs) under what now looks like water, how
-                    # many are still visible: a wet film keeps them, a flood hides them
-                    ws = feats.downsize(water.view(np.uint8)) > 0
-                    persistence = self.baseline.edge_persistence(feats, ws)
+                    # many are still visible: a wet film keeps them, a flood hides them. A mark still visible is
+                    # bright and edged, so it is a hole in the water-like area, not inside it: counting only
+                    # inside would find every mark "lost" (at night, where a moving light pool makes the road
+                    # around the marks look changed, that alone raised false episodes)
+                    ws = feats.downsize(water.view(np.uint8))
+                    if p.persist_near_px > 1:
+                        ws = cv2.dilate(ws, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (p.persist_near_px,) * 2))
+                    persistence = self.baseline.edge_persistence(feats, ws > 0)
                     if persistence is not None:
                         damp = max(damp, p.persist_damp * float(np.clip(
                             (persistence - p.persist_damp_lo) / (p.persist_damp_hi - p.persist_damp_lo), 0, 1)))
