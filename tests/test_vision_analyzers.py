@@ -287,3 +287,17 @@ def test_episode_measurement_runs_cameras_through_the_monitor(capsys):
     assert flood["sequences"] == 2 and wet["sequences"] == 2 and "confirmed" not in wet
     assert flood["confirmed"] == 2 and 3 <= flood["looks_median"] <= 5 and flood["false_episodes"] == 0
     assert wet["false_episodes"] == 0
+
+
+def test_fallen_tree_found_per_camera_at_a_lit_colour_night_and_night_rain_raises_nothing():
+    """Under street lamps a crown's texture is faint but its own colour shows off the lamps' colour;
+    lamps, rain and a wet road only move the road's colour along it."""
+    found = 0
+    for seed in (931, 932, 933):
+        events, scores = run_sequence(FallenTreeAnalyzer(), render_sequence(
+            seed, [{"time": "night", "shadows": True, "tree": 6 <= i < 14} for i in range(18)]))
+        found += any(e == "started" and 6 <= i <= 13 for i, e in events)
+        events, scores = run_sequence(FallenTreeAnalyzer(), render_sequence(
+            seed + 10, [{"time": "night", "wet": i >= 5, "rain": 5 <= i <= 10} for i in range(18)]))
+        assert events == [], (seed, scores)
+    assert found >= 2

@@ -219,6 +219,21 @@ class ZoneBaseline:
     def lightness_change(self, f: Features) -> np.ndarray:
         return f.lab[..., 0] - self.lab[..., 0]
 
+    def own_colour_gain(self, f: Features, road: np.ndarray) -> np.ndarray:
+        """Per pixel, how much more colour of its own the look shows than the reference did, its own colour
+        being its chroma (Lab a*, b*) off the line of the light's colour. The light's colour is the reference's
+        mean tint over `road` (bool, features' size): asphalt is neutral, so its tint is the lamps'. More or
+        less of that light moves a pixel along the line; an object's own colour moves it off. A gain, not a
+        difference: an object that left (a vehicle seen while the reference was learned) is no gain."""
+        now = f.lab[..., 1:] - 128.0
+        ref = self.lab[..., 1:] - 128.0
+        tint = ref[road].mean(axis=0) if road.any() else np.zeros(2, np.float32)
+        n = float(np.hypot(tint[0], tint[1]))
+        if n < 1.0:  # neutral light: all chroma is the objects'
+            return np.hypot(now[..., 0], now[..., 1]) - np.hypot(ref[..., 0], ref[..., 1])
+        ua, ub = tint[0] / n, tint[1] / n
+        return np.abs(now[..., 0] * ub - now[..., 1] * ua) - np.abs(ref[..., 0] * ub - ref[..., 1] * ua)
+
     def texture_ratio(self, f: Features) -> np.ndarray:
         return (f.texture + 1.0) / (self.texture + 1.0)
 
@@ -241,6 +256,12 @@ def is_monochrome(image: np.ndarray, max_sat: float = 3.0) -> bool:
     sparse sample of the whole frame below max_sat."""
     sample = np.ascontiguousarray(image[::8, ::8])
     return float(cv2.cvtColor(sample, cv2.COLOR_BGR2HSV)[..., 1].mean()) < max_sat
+
+
+def is_dark(image: np.ndarray, dark_val: float) -> bool:
+    """A night picture: median brightness (HSV value) of a sparse sample of the whole frame below dark_val."""
+    sample = np.ascontiguousarray(image[::8, ::8])
+    return float(np.median(cv2.cvtColor(sample, cv2.COLOR_BGR2HSV)[..., 2])) < dark_val
 
 
 class SceneReferences:

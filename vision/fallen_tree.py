@@ -18,8 +18,9 @@ Not trees: shadows (darker, same hue as the asphalt, no green), people (small, u
 vehicles (uniform, rectangular, specular). In per-camera mode a pixel also has to differ from the
 calm reference of the zone (vision.baseline), so roadside greenery that was always there is ignored.
 
-Known limits: night/IR frames have no hue; there only a strong texture change against the baseline
-(per-camera mode) can see a tree, and in single-image mode the score is capped (`colourless`).
+Known limits: night/IR frames have no usable hue; there only the baseline (per-camera mode) can see a
+tree: a strong texture change, and at a lit colour night a gain of colour off the street lamps' own
+colour; in single-image mode the score is capped (`colourless`).
 Trunks alone (without leaves) are not detected.
 """
 from __future__ import annotations
@@ -32,7 +33,7 @@ import numpy as np
 
 from models.candidate import Box
 from vision.analyzer import AnalyzeContext, Analyzer, Observation
-from vision.baseline import KeepsReferences, is_monochrome, local_std
+from vision.baseline import KeepsReferences, is_dark, is_monochrome, local_std
 from vision.zones import Zone
 
 
@@ -55,6 +56,7 @@ class FallenTreeParams:
     dark_val: float = 60.0  # median brightness below which hues are unreliable (night)
     ir_texture_ratio: float = 2.2  # baseline mode without colour: texture this much above the reference
     change_de: float = 12.0
+    night_own_colour: float = 5.0  # colour night, baseline mode: gain of chroma (Lab a*b*) off the lamps' colour
     width_mid: float = 0.35  # width share at which the score is 0.5
     width_slope: float = 0.07
     area_min: float = 0.02  # below this blocked share the score is scaled down
@@ -134,10 +136,18 @@ class FallenTreeAnalyzer(KeepsReferences, Analyzer):
                 changed = cv2.resize(changed.astype(np.uint8), (ww, wh), interpolation=cv2.INTER_NEAREST) > 0
                 textured = cv2.resize(textured.astype(np.uint8), (ww, wh), interpolation=cv2.INTER_NEAREST) > 0
                 foliage &= changed
+                colourless |= is_dark(image, p.dark_val)  # the whole frame: street-light pools brighten the road
                 if colourless:  # no hue at night/IR: a strong texture gain, and light and shade that were not there
                     shade = np.abs(self.baseline.lightness_change(feats)) >= p.change_de
                     shade = cv2.resize(shade.astype(np.uint8), (ww, wh), interpolation=cv2.INTER_NEAREST) > 0
                     foliage = textured & (changed | shade) & (sd >= p.texture_min)
+                    if p.night_own_colour > 0 and not self.references.monochrome:
+                        # lit by street lamps, a crown's leaf texture is faint, but its own colour shows: a lamp
+                        # coming, going or moving shifts the road's chroma along the lamp's colour, an object
+                        # lying there adds colour off that line (vehicles too: blob_verdict judges their shape)
+                        road = feats.downsize(zmask[y0:y1, x0:x1]) > 0
+                        own = self.baseline.own_colour_gain(feats, road) >= p.night_own_colour
+                        foliage |= cv2.resize(own.view(np.uint8), (ww, wh), interpolation=cv2.INTER_NEAREST) > 0
             else:
                 mode = "warmup"
         if colourless and mode != "baseline":
