@@ -301,3 +301,14 @@ def test_fallen_tree_found_per_camera_at_a_lit_colour_night_and_night_rain_raise
             seed + 10, [{"time": "night", "wet": i >= 5, "rain": 5 <= i <= 10} for i in range(18)]))
         assert events == [], (seed, scores)
     assert found >= 2
+
+
+@pytest.mark.parametrize("seed", [931, 933])
+def test_nightfall_raises_nothing_and_a_lit_night_has_its_own_reference(seed):
+    """A colour camera at night (street lamps) is compared with a night reference, not its daylight one."""
+    frames = render_sequence(seed, [{"time": "day"}] * 6 + [{"time": "night"}] * 12 + [{"time": "day"}] * 4)
+    for analyzer in (FloodingAnalyzer(), FallenTreeAnalyzer()):
+        events, scores = run_sequence(analyzer, frames)
+        assert events == [], (analyzer.category, scores)
+        assert set(analyzer.references._refs) == {(False, False), (False, True)}
+        assert analyzer.references.select(False, dark=True).ready

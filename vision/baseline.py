@@ -254,36 +254,40 @@ class ZoneBaseline:
 def is_monochrome(image: np.ndarray, max_sat: float = 3.0) -> bool:
     """An IR / monochrome picture (no colour anywhere), not merely a grey road: mean saturation of a
     sparse sample of the whole frame below max_sat."""
-    sample = np.ascontiguousarray(image[::8, ::8])
-    return float(cv2.cvtColor(sample, cv2.COLOR_BGR2HSV)[..., 1].mean()) < max_sat
+    return picture_kind(image, max_sat)[0]
 
 
-def is_dark(image: np.ndarray, dark_val: float) -> bool:
-    """A night picture: median brightness (HSV value) of a sparse sample of the whole frame below dark_val."""
-    sample = np.ascontiguousarray(image[::8, ::8])
-    return float(np.median(cv2.cvtColor(sample, cv2.COLOR_BGR2HSV)[..., 2])) < dark_val
+def picture_kind(image: np.ndarray, max_sat: float = 3.0, dark_val: float = 60.0) -> tuple[bool, bool]:
+    """(monochrome, dark) from a sparse sample of the whole frame: monochrome as in is_monochrome; dark, a
+    colour picture at night (median brightness, HSV value, below dark_val), lit by street lamps if at all."""
+    hsv = cv2.cvtColor(np.ascontiguousarray(image[::8, ::8]), cv2.COLOR_BGR2HSV)
+    monochrome = float(hsv[..., 1].mean()) < max_sat
+    return monochrome, not monochrome and float(np.median(hsv[..., 2])) < dark_val
 
 
 class SceneReferences:
-    """One ZoneBaseline per kind of picture a camera sends: colour (day, lit night) and monochrome (IR).
-    A camera switching to IR at dusk is then compared with, and teaches, its IR reference, never its
-    daylight one (every pixel would look changed). The monochrome one exists only for cameras that send
-    IR pictures."""
+    """One ZoneBaseline per kind of picture a camera sends: colour by day, colour at night (lit by street
+    lamps: other colours, other light and shade) and monochrome (IR). A camera switching to IR, or
+    into the night, is then compared with, and teaches, the reference of that kind of picture, never its
+    daylight one (every pixel would look changed). The night and IR ones exist only for cameras that send
+    such pictures."""
 
     def __init__(self, make: Callable[[], ZoneBaseline]):
         self._make = make
-        self._refs: dict[bool, ZoneBaseline] = {}
+        self._refs: dict[tuple[bool, bool], ZoneBaseline] = {}
         self.monochrome = False
+        self.dark = False
 
-    def select(self, monochrome: bool) -> ZoneBaseline:
-        self.monochrome = monochrome
+    def select(self, monochrome: bool, dark: bool = False) -> ZoneBaseline:
+        self.monochrome, self.dark = monochrome, dark and not monochrome
         return self.current
 
     @property
     def current(self) -> ZoneBaseline:
-        ref = self._refs.get(self.monochrome)
+        kind = (self.monochrome, self.dark)
+        ref = self._refs.get(kind)
         if ref is None:
-            ref = self._refs[self.monochrome] = self._make()
+            ref = self._refs[kind] = self._make()
         return ref
 
     def reset(self) -> None:

@@ -33,7 +33,7 @@ import numpy as np
 
 from models.candidate import Box
 from vision.analyzer import AnalyzeContext, Analyzer, Observation
-from vision.baseline import KeepsReferences, is_dark, is_monochrome, local_std
+from vision.baseline import KeepsReferences, local_std, picture_kind
 from vision.zones import Zone
 
 
@@ -105,7 +105,7 @@ class FallenTreeAnalyzer(KeepsReferences, Analyzer):
             raise ValueError(f"expected a BGR image, got shape {image.shape}")
         p = self.params
         h, w = image.shape[:2]
-        self.references.select(is_monochrome(image))  # colour and IR pictures each have their reference
+        self.references.select(*picture_kind(image, dark_val=p.dark_val))  # a reference per kind of picture
         zmask = zone.mask(h, w)
         x0, y0, x1, y1 = zone.bbox(h, w)
         crop = image[y0:y1, x0:x1]
@@ -136,7 +136,7 @@ class FallenTreeAnalyzer(KeepsReferences, Analyzer):
                 changed = cv2.resize(changed.astype(np.uint8), (ww, wh), interpolation=cv2.INTER_NEAREST) > 0
                 textured = cv2.resize(textured.astype(np.uint8), (ww, wh), interpolation=cv2.INTER_NEAREST) > 0
                 foliage &= changed
-                colourless |= is_dark(image, p.dark_val)  # the whole frame: street-light pools brighten the road
+                colourless |= self.references.dark  # the whole frame's light: lamp pools brighten the road zone
                 if colourless:  # no hue at night/IR: a strong texture gain, and light and shade that were not there
                     shade = np.abs(self.baseline.lightness_change(feats)) >= p.change_de
                     shade = cv2.resize(shade.astype(np.uint8), (ww, wh), interpolation=cv2.INTER_NEAREST) > 0

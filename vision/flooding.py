@@ -42,8 +42,13 @@ Reported: water_share, effective share, severity (nhẹ / trung bình / nặng b
 has a reference line (two relative points from its foot to its top, e.g. the kerb face or a marked
 pole, optionally with its height in cm), the submerged fraction of that line and a depth band.
 
+Night and IR (per camera): compared with the camera's reference of that kind of picture (vision.baseline:
+colour by day, colour at night, IR), water is a change of light level without new texture or the road's grain
+flattened, damped by the lane marks still visible as above. In one image they are never judged a flood.
+
 Known limits: night/IR frames (no colour: only the strict grey test and the baseline remain; flagged
-`colourless`), brown dry surfaces (dirt roads, construction sites), very smooth new asphalt, glare.
+`colourless`), brown dry surfaces (dirt roads, construction sites), very smooth new asphalt, glare; the
+daylight reference is used at dusk (not yet dark), where the warm light can read as a change.
 """
 from __future__ import annotations
 
@@ -54,7 +59,7 @@ import cv2
 import numpy as np
 
 from vision.analyzer import AnalyzeContext, Analyzer, Observation
-from vision.baseline import KeepsReferences, is_monochrome
+from vision.baseline import KeepsReferences, picture_kind
 from vision.zones import Zone
 
 SEVERITY = ((0.7, "nặng"), (0.45, "trung bình"), (0.0, "nhẹ"))  # water share → level (shown when positive)
@@ -93,7 +98,8 @@ class FloodingParams:
     colourless_sat: float = 8.0  # mean saturation of the zone below which the frame is greyscale (IR/night)
     change_de: float = 10.0  # baseline mode: colour distance (ΔE, lightness half-weighted) counting as changed
     texture_lost: float = 0.55  # ... or local texture below this ratio of the reference
-    ir_texture_calm: float = 1.2  # IR: a light-level change with texture at most this ratio of the reference is water-like
+    ir_texture_calm: float = 1.2  # IR/night: a light-level change with texture at most this ratio of the reference is water-like
+    ir_texture_flat: float = 0.7  # IR/night: so is texture at most this ratio of the reference, light level unchanged
     persist_damp_lo: float = 0.35  # baseline edges still visible: below lo no damping
     persist_damp_hi: float = 0.75  # at hi and above: damped by persist_damp
     persist_damp: float = 0.7
@@ -233,7 +239,7 @@ class FloodingAnalyzer(KeepsReferences, Analyzer):
             raise ValueError(f"expected a BGR image, got shape {image.shape}")
         p = self.params
         h, w = image.shape[:2]
-        self.references.select(is_monochrome(image))  # colour and IR pictures each have their reference
+        self.references.select(*picture_kind(image, dark_val=p.dark_val))  # a reference per kind of picture
         # everything runs at the working resolution on the zone's bounding box (plus a margin so that
         # window statistics near its border are real), brought to the working width once; the zone is rasterised there
         hw, ww = self.work_size(h, w)
@@ -280,16 +286,21 @@ class FloodingAnalyzer(KeepsReferences, Analyzer):
             feats = self.baseline.features(work)
             if self.baseline.ready and self.baseline.matches(key):
                 mode = "baseline"
-                if self.references.monochrome:
-                    # IR/greyscale: sensor noise hides how smooth water is in absolute terms. Against the
-                    # reference, a sheet of water is a change of light level without new texture
+                texture_lost = p.texture_lost
+                if self.references.monochrome or self.references.dark:
+                    # IR, or colour at night (the hues are the lamps', dark water is below any usable
+                    # brightness): sensor noise hides how smooth water is in absolute terms. Against the
+                    # reference of the same kind of picture, a sheet of water is a change of light level
+                    # without new texture, or, water of the road's own shade, the road's grain flattened (a
+                    # wet film flattens it too, but keeps the lane marks visible: damped below)
+                    ratio = self.baseline.texture_ratio(feats)
                     shade = np.abs(self.baseline.lightness_change(feats)) >= p.change_de
-                    calm = self.baseline.texture_ratio(feats) <= p.ir_texture_calm
-                    cand = (shade & calm).view(np.uint8)
+                    cand = ((shade & (ratio <= p.ir_texture_calm)) | (ratio <= p.ir_texture_flat)).view(np.uint8)
                     raw_water = raw_water | ((cv2.resize(cand, (cw, ch), interpolation=cv2.INTER_NEAREST) > 0) & zcrop)
                     n_water = int(np.count_nonzero(raw_water))
+                    texture_lost = p.ir_texture_flat
                 if n_water:  # (nothing water-like: nothing to compare)
-                    changed = self.baseline.changed(feats, p.change_de, p.texture_lost)
+                    changed = self.baseline.changed(feats, p.change_de, texture_lost)
                     changed = cv2.resize(changed, (cw, ch), interpolation=cv2.INTER_NEAREST)
                     water = cv2.bitwise_and(raw_water.view(np.uint8), changed).view(bool)
                     # of the reference's strong edges (lane marks, kerbs) under what now looks like water, how
