@@ -25,6 +25,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 
 __all__ = [
     "nfc", "fold", "has_diacritics", "expand_abbreviations", "strip_urls", "clean",
@@ -293,6 +294,7 @@ def clean(text: str) -> str:
 # comma, a newline, brackets and quotes are break tokens that phrase matching does not cross.
 # (Words that begin with a letter, the most common, are tried first: the same tokens, found sooner.)
 _TOKEN = re.compile(r"[^\W\d_][^\W_]*|\d+(?:[/.,]\d+)*[^\W_]*|[.!?;:…]+(?=\s|$)|,|\n+|[()\[\]\"“”]")
+_TOKEN_SPLIT = re.compile(f"({_TOKEN.pattern})")  # the same tokens, kept between the gaps by re.split
 _BREAK_CHARS = set(".,!?;:…\n()[]\"“”")
 _WORD = re.compile(r"[^\W\d_]+")
 # Below this share of words carrying diacritics, a text counts as typed without them. Vietnamese written
@@ -347,8 +349,7 @@ class Token:
     loose: bool = False  # written without diacritics in a text typed without them: matches any marks
 
 
-@lru_cache(maxsize=200_000)
-def _word(s: str) -> tuple[str, str | None, str, bool, bool]:
+def _analyse_word(s: str) -> tuple[str, str | None, str, bool, bool]:
     """(lowercased, folded, mark signature, matches any marks in a text typed without diacritics, may stand in
     for a word with diacritics in a text typed with them) of a token; (itself, None, "", False, False) for a break."""
     if s[0] in _BREAK_CHARS:
@@ -359,6 +360,22 @@ def _word(s: str) -> tuple[str, str | None, str, bool, bool]:
     marks = mark_signature(low)
     f = fold(low)
     return low, f, marks, not marks, not marks and f not in _NOT_STAND_IN and not f[:1].isdigit()
+
+
+class _WordCache(dict):
+    """token → _analyse_word(token). Each distinct token is analysed once (the vocabulary of posts is small), and a
+    hit is a plain dict lookup, with no Python call; emptied when it reaches its bound."""
+    __slots__ = ()
+    MAX = 200_000
+
+    def __missing__(self, s: str) -> tuple[str, str | None, str, bool, bool]:
+        if len(self) >= self.MAX:
+            self.clear()
+        got = self[s] = _analyse_word(s)
+        return got
+
+
+_word = _WordCache().__getitem__
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,14 +401,16 @@ class Doc:
 
 
 def _scan(text: str, loose: bool) -> Doc:
-    # map() over the match objects and the word cache keeps the per-token loop in C
-    ms = list(_TOKEN.finditer(text))
-    if not ms:
+    # One split gives gap, token, gap, ..., token, gap as strings (no match object per token); the running sum of
+    # their lengths gives every token's start and end. With the word cache, the per-token work stays in C.
+    parts = _TOKEN_SPLIT.split(text)
+    if len(parts) == 1:
         return Doc(text, loose, (), (), (), (), (), ())
-    texts, folds, marks, lax, soft = zip(*map(_word, map(re.Match.group, ms)))
-    no = (False,) * len(ms)
-    return Doc(text, loose, texts, folds, marks, lax if loose else no,
-               tuple(map(re.Match.start, ms)), tuple(map(re.Match.end, ms)), no if loose else soft)
+    bounds = tuple(accumulate(map(len, parts)))
+    texts, folds, marks, lax, soft = zip(*map(_word, parts[1::2]))
+    no = (False,) * len(texts)
+    return Doc(text, loose, texts, folds, marks, lax if loose else no, bounds[0:-1:2], bounds[1::2],
+               no if loose else soft)
 
 
 def doc_of_tokens(tokens, cleaned: str = "") -> Doc:
