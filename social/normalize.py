@@ -400,16 +400,42 @@ class Doc:
                      for t, f, m, x, a, b in zip(self.texts, self.folds, self.marks, self.lax, self.starts, self.ends))
 
 
+class _PieceCache(dict):
+    """A piece of text between two spaces → ((_word analysis, start, end in the piece) of each of its tokens).
+    No token spans a space (a break token's "(?=\s|$)" sees the same at the end of a piece), so a text's tokens
+    are its pieces' tokens. Pieces recur from post to post, and the regex, costly per character, runs only on a
+    piece not seen yet. Emptied when it reaches its bound."""
+    __slots__ = ()
+    MAX = 100_000
+
+    def __missing__(self, piece: str) -> tuple[tuple[tuple, int, int], ...]:
+        if len(self) >= self.MAX:
+            self.clear()
+        parts = _TOKEN_SPLIT.split(piece)  # gap, token, gap, ..., token, gap: the running sum of their lengths
+        bounds = tuple(accumulate(map(len, parts)))  # gives each token's start and end
+        got = self[piece] = tuple(zip(map(_word, parts[1::2]), bounds[0:-1:2], bounds[1::2]))
+        return got
+
+
+_piece = _PieceCache().__getitem__
+
+
 def _scan(text: str, loose: bool) -> Doc:
-    # One split gives gap, token, gap, ..., token, gap as strings (no match object per token); the running sum of
-    # their lengths gives every token's start and end. With the word cache, the per-token work stays in C.
-    parts = _TOKEN_SPLIT.split(text)
-    if len(parts) == 1:
+    words: list[tuple] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    pos = 0  # where the piece starts in the text
+    for piece in text.split(" "):
+        for w, a, b in _piece(piece):
+            words.append(w)
+            starts.append(pos + a)
+            ends.append(pos + b)
+        pos += len(piece) + 1
+    if not words:
         return Doc(text, loose, (), (), (), (), (), ())
-    bounds = tuple(accumulate(map(len, parts)))
-    texts, folds, marks, lax, soft = zip(*map(_word, parts[1::2]))
+    texts, folds, marks, lax, soft = zip(*words)
     no = (False,) * len(texts)
-    return Doc(text, loose, texts, folds, marks, lax if loose else no, bounds[0:-1:2], bounds[1::2],
+    return Doc(text, loose, texts, folds, marks, lax if loose else no, tuple(starts), tuple(ends),
                no if loose else soft)
 
 
