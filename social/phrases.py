@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 from social.normalize import Doc, Token, doc_of_tokens, fold, mark_signature
 
@@ -40,13 +40,15 @@ class Phrase:
     label: str = ""  # what the phrase stands for (a category, a context kind, a place ...)
 
 
-class Match:
-    """One occurrence of a phrase: token span [start, end), character span, and the text as written."""
-    __slots__ = ("phrase", "start", "end", "char_start", "char_end", "text")
-
-    def __init__(self, phrase: Phrase, start: int, end: int, char_start: int, char_end: int, text: str):
-        self.phrase, self.start, self.end = phrase, start, end
-        self.char_start, self.char_end, self.text = char_start, char_end, text
+class Match(NamedTuple):
+    """One occurrence of a phrase: token span [start, end), character span, and the text as written. (A named
+    tuple: the matcher builds it with tuple.__new__, without a Python call; its fields read as fast as slots.)"""
+    phrase: Phrase
+    start: int
+    end: int
+    char_start: int
+    char_end: int
+    text: str
 
     def overlaps(self, other: "Match") -> bool:
         return self.start < other.end and other.start < self.end
@@ -259,7 +261,7 @@ class PhraseIndex:
                     else:
                         reach(child, k, st)
 
-        roots = self._roots
+        roots, new_match = self._roots, tuple.__new__
         for i in [i for i, f in enumerate(folds) if f in roots]:
             others, nxt = roots[folds[i]]
             lx, mk, sf, j = lax[i], marks[i], soft[i], i + 1
@@ -292,7 +294,7 @@ class PhraseIndex:
                 cs = starts[i]
                 for _, (_, name, phrase, end) in (sorted(found.items()) if len(found) > 1 else found.items()):
                     ce = ends[end - 1]
-                    m = Match(phrase, i, end, cs, ce, text[cs:ce])
+                    m = new_match(Match, (phrase, i, end, cs, ce, text[cs:ce]))
                     if name in out:
                         out[name].append(m)
                     else:
