@@ -286,21 +286,21 @@ class FloodingAnalyzer(KeepsReferences, Analyzer):
             feats = self.baseline.features(work)
             if self.baseline.ready and self.baseline.matches(key):
                 mode = "baseline"
-                texture_lost = p.texture_lost
                 if self.references.monochrome or self.references.dark:
                     # IR, or colour at night (the hues are the lamps', dark water is below any usable
                     # brightness): sensor noise hides how smooth water is in absolute terms. Against the
                     # reference of the same kind of picture, a sheet of water is a change of light level
-                    # without new texture, or, water of the road's own shade, the road's grain flattened (a
-                    # wet film flattens it too, but keeps the lane marks visible: damped below)
+                    # without new texture, or, water of the road's own shade, the road's grain flattened. Both
+                    # only widen what is water-like: it must still differ from the reference as below (a look's
+                    # texture alone is noisier than a reference averaged over looks), and a wet film, which
+                    # flattens the grain too, keeps the lane marks visible (damped below)
                     ratio = self.baseline.texture_ratio(feats)
                     shade = np.abs(self.baseline.lightness_change(feats)) >= p.change_de
                     cand = ((shade & (ratio <= p.ir_texture_calm)) | (ratio <= p.ir_texture_flat)).view(np.uint8)
                     raw_water = raw_water | ((cv2.resize(cand, (cw, ch), interpolation=cv2.INTER_NEAREST) > 0) & zcrop)
                     n_water = int(np.count_nonzero(raw_water))
-                    texture_lost = p.ir_texture_flat
                 if n_water:  # (nothing water-like: nothing to compare)
-                    changed = self.baseline.changed(feats, p.change_de, texture_lost)
+                    changed = self.baseline.changed(feats, p.change_de, p.texture_lost)
                     changed = cv2.resize(changed, (cw, ch), interpolation=cv2.INTER_NEAREST)
                     water = cv2.bitwise_and(raw_water.view(np.uint8), changed).view(bool)
                     # of the reference's strong edges (lane marks, kerbs) under what now looks like water, how
