@@ -24,6 +24,7 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import NamedTuple
 from functools import lru_cache
 from itertools import accumulate
 
@@ -43,12 +44,20 @@ _NEWLINE = re.compile(r" *\n *")
 # no alternation, so that the engine scans for it without trying a match at every position
 _ODD_CHAR = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad\t\u00a0\u2000-\u200a\u202f\u205f\u3000]")
 
+_LAST_LOWER = ("", "")  # (text, _re_lower(text)) of the last call: one post's text is searched several times
+
+
 def _re_lower(text: str) -> str:
     """Lowercase as re.IGNORECASE compares: it also lets "ı" match "i" and "ſ" match "s" ("K" and "İ" lowercase to
     k and i already). (str.replace: a translate table is slow on non-ASCII text.)"""
+    global _LAST_LOWER
+    last, low = _LAST_LOWER
+    if last is text:
+        return low
     low = text.lower()
     if "ı" in low or "ſ" in low:
         low = low.replace("ı", "i").replace("ſ", "s")
+    _LAST_LOWER = (text, low)
     return low
 
 
@@ -147,7 +156,7 @@ _HASHTAG = re.compile(r"#([^\W_][\w]*)")
 
 
 def strip_urls(text: str) -> str:
-    if "/" not in text and "www." not in text.lower():  # every URL pattern needs one of them
+    if "/" not in text and ("." not in text or "www." not in text.lower()):  # every URL pattern needs one of them
         return text
     return _URL.sub(" ", text)
 
@@ -378,10 +387,10 @@ class _WordCache(dict):
 _word = _WordCache().__getitem__
 
 
-@dataclass(frozen=True, slots=True)
-class Doc:
+class Doc(NamedTuple):
     """A post analysed once for the classifier and the locator: the cleaned text and its tokens, as parallel
-    tuples (the phrase matcher reads them without building an object per token)."""
+    tuples (the phrase matcher reads them without building an object per token). A named tuple: built without
+    one object.__setattr__ per field, as a frozen dataclass would."""
     cleaned: str
     loose: bool  # typed without diacritics
     texts: tuple[str, ...]  # each token as written, lowercased
@@ -402,7 +411,7 @@ class Doc:
 
 class _PieceCache(dict):
     """A piece of text between two spaces → ((_word analysis, start, end in the piece) of each of its tokens).
-    No token spans a space (a break token's "(?=\s|$)" sees the same at the end of a piece), so a text's tokens
+    No token spans a space (a break token's look for a space or the end sees the same at the end of a piece), so a text's tokens
     are its pieces' tokens. Pieces recur from post to post, and the regex, costly per character, runs only on a
     piece not seen yet. Emptied when it reaches its bound."""
     __slots__ = ()
