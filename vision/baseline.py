@@ -251,15 +251,10 @@ class ZoneBaseline:
         return float(cv2.countNonZero(now & ref)) / n
 
 
-def is_monochrome(image: np.ndarray, max_sat: float = 3.0) -> bool:
-    """An IR / monochrome picture (no colour anywhere), not merely a grey road: mean saturation of a
-    sparse sample of the whole frame below max_sat."""
-    return picture_kind(image, max_sat)[0]
-
-
 def picture_kind(image: np.ndarray, max_sat: float = 3.0, dark_val: float = 60.0) -> tuple[bool, bool]:
-    """(monochrome, dark) from a sparse sample of the whole frame: monochrome as in is_monochrome; dark, a
-    colour picture at night (median brightness, HSV value, below dark_val), lit by street lamps if at all."""
+    """(monochrome, dark) from a sparse sample of the whole frame. Monochrome: an IR picture (no colour
+    anywhere, not merely a grey road), mean saturation below max_sat. Dark: a colour picture at night, lit
+    by street lamps if at all, median brightness (HSV value) below dark_val."""
     hsv = cv2.cvtColor(np.ascontiguousarray(image[::8, ::8]), cv2.COLOR_BGR2HSV)
     monochrome = float(hsv[..., 1].mean()) < max_sat
     return monochrome, not monochrome and float(np.median(hsv[..., 2])) < dark_val
