@@ -70,6 +70,11 @@ class Caseless:
     def __init__(self, pattern: str):
         self._low, self._any = re.compile(pattern), re.compile(pattern, re.IGNORECASE)
 
+    @property
+    def low_pattern(self) -> re.Pattern:
+        """The pattern that runs on lowercased text."""
+        return self._low
+
     def finditer(self, text: str, pos: int = 0):
         low = _re_lower(text)
         return self._low.finditer(low, pos) if len(low) == len(text) else self._any.finditer(text, pos)
@@ -223,6 +228,23 @@ _ABBR_WORDS = Caseless(rf"{_B0}(?:{'|'.join(_ABBR_FIRST_WORD)}){_B1}")
 _ABBR_FIRST_RX = [re.compile(w) for w in _ABBR_FIRST_WORD]
 
 
+class _AbbrPieces(dict):
+    """A piece of lowercased text between two spaces → does a word in it begin a match of _ABBR_WORDS? No match
+    spans a space and a space is no letter for its boundaries, so a text has a match iff one of its pieces has; a
+    dict lookup per piece, as pieces recur, instead of the pattern tried at every position of every post."""
+    __slots__ = ()
+    MAX = 100_000
+
+    def __missing__(self, piece: str) -> bool:
+        if len(self) >= self.MAX:
+            self.clear()
+        got = self[piece] = _ABBR_WORDS.low_pattern.search(piece) is not None
+        return got
+
+
+_abbr_piece = _AbbrPieces().__getitem__
+
+
 @lru_cache(maxsize=4096)
 def _abbr_patterns(word: str) -> tuple[int, ...]:
     """The patterns a match of which can begin with this word (lowercased)."""
@@ -264,6 +286,9 @@ def expand_abbreviations(text: str) -> str:
     "dk"/"đc" (được) and "k" are expanded only as stand-alone words: "50k" and "50 k" stay.
     The patterns apply in order, each to the text the earlier ones left (as one re.sub each would).
     """
+    low = _re_lower(text)
+    if len(low) == len(text) and not any(map(_abbr_piece, low.split(" "))):
+        return text  # (Caseless searches the lowercased text then: its pieces are what is searched)
     todo = _abbr_todo(text)
     while todo:
         i = min(todo)
