@@ -239,16 +239,22 @@ class ZoneBaseline:
 
     def edge_persistence(self, f: Features, mask: np.ndarray | None = None, strong: float = 60.0) -> float | None:
         """Share of the reference's strong edges (lane marks, kerbs) still strong now, within mask."""
-        edges = self.edges
-        ref = cv2.compare(edges, float(strong), cv2.CMP_GE)
+        ref, lost = self.edges_lost(f, strong)
         if mask is not None:
-            ref &= mask.view(np.uint8) if mask.dtype == bool else mask
+            m = mask.view(np.uint8) if mask.dtype == bool else mask
+            ref, lost = ref & m, lost & m
         n = cv2.countNonZero(ref)
         if n < 10:
             return None
+        return 1.0 - float(cv2.countNonZero(lost)) / n
+
+    def edges_lost(self, f: Features, strong: float = 60.0) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 masks (255): the reference's strong edges, and those of them not strong now."""
+        edges = self.edges
+        ref = cv2.compare(edges, float(strong), cv2.CMP_GE)
         need = cv2.max(cv2.multiply(edges, 0.4), strong * 0.5)
         now = cv2.compare(cv2.dilate(f.edges, _K3), need, cv2.CMP_GE)
-        return float(cv2.countNonZero(now & ref)) / n
+        return ref, ref & ~now
 
 
 def picture_kind(image: np.ndarray, max_sat: float = 3.0, dark_val: float = 60.0) -> tuple[bool, bool]:

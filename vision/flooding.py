@@ -103,6 +103,7 @@ class FloodingParams:
     persist_damp_lo: float = 0.35  # baseline edges still visible: below lo no damping
     persist_damp_hi: float = 0.75  # at hi and above: damped by persist_damp
     persist_damp: float = 0.7
+    lost_marks_px: int = 9  # IR/night: water-like within this distance of a lost lane mark counts as changed (px, reference size)
     persist_near_px: int = 3  # ... looked for in the water's near neighbourhood (px at the reference's size)
     calm_score: float = 0.25  # looks scoring below this (and no episode) update the baseline
     baseline_warmup: int = 3
@@ -301,6 +302,13 @@ class FloodingAnalyzer(KeepsReferences, Analyzer):
                     n_water = int(np.count_nonzero(raw_water))
                 if n_water:  # (nothing water-like: nothing to compare)
                     changed = self.baseline.changed(feats, p.change_de, p.texture_lost)
+                    if p.lost_marks_px > 1 and (self.references.monochrome or self.references.dark):
+                        # in IR and at night water is first seen hiding the lane marks: around a reference mark
+                        # gone from view, a flattened or shaded road is taken as changed (water), however noisy
+                        # the look; a wet film, a shadow or a road cleared of a fallen tree shows its marks
+                        lost = self.baseline.edges_lost(feats)[1]
+                        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (p.lost_marks_px,) * 2)
+                        changed |= cand & (cv2.dilate(lost, disc) >> 7)
                     changed = cv2.resize(changed, (cw, ch), interpolation=cv2.INTER_NEAREST)
                     water = cv2.bitwise_and(raw_water.view(np.uint8), changed).view(bool)
                     # of the reference's strong edges (lane marks, kerbs) under what now looks like water, how
