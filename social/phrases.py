@@ -262,24 +262,32 @@ class PhraseIndex:
                         reach(child, k, st)
 
         roots, new_match = self._roots, tuple.__new__
-        for i in [i for i, f in enumerate(folds) if f in roots]:
-            others, nxt = roots[folds[i]]
-            lx, mk, sf, j = lax[i], marks[i], soft[i], i + 1
-            for ms, child in others:
-                if lx or mk in ms:
-                    st = 1 if mk else 0
-                elif sf and child.inner:  # a word standing in never makes a one-word phrase
-                    st = 2
-                else:
-                    continue
-                if child.inner:
-                    reach(child, j, st)
-                else:  # a one-word phrase: no call
-                    for entry in child.ends:
-                        if entry[0] not in found:
-                            found[entry[0]] = (*entry, j)
-            if nxt is not None and j < n:  # longer phrases: only when their second word is here
-                for ms, ms2, c in nxt.get(folds[j], ()):
+        for i, f in enumerate(folds):
+            plan = roots.get(f)  # None (a break) is never a key
+            if plan is None:
+                continue
+            others, nxt = plan
+            j = i + 1
+            if others:
+                lx, mk, sf = lax[i], marks[i], soft[i]
+                for ms, child in others:
+                    if lx or mk in ms:
+                        st = 1 if mk else 0
+                    elif sf and child.inner:  # a word standing in never makes a one-word phrase
+                        st = 2
+                    else:
+                        continue
+                    if child.inner:
+                        reach(child, j, st)
+                    else:  # a one-word phrase: no call
+                        for entry in child.ends:
+                            if entry[0] not in found:
+                                found[entry[0]] = (*entry, j)
+            # longer phrases: only when their second word is here (most first words are common, their phrases rare)
+            seconds = nxt.get(folds[j]) if nxt is not None and j < n else None
+            if seconds:
+                lx, mk, sf = lax[i], marks[i], soft[i]
+                for ms, ms2, c in seconds:
                     if lx or mk in ms:
                         st = 1 if mk else 0
                     elif sf:
