@@ -100,10 +100,10 @@ class FloodingParams:
     texture_lost: float = 0.55  # ... or local texture below this ratio of the reference
     ir_texture_calm: float = 1.2  # IR/night: a light-level change with texture at most this ratio of the reference is water-like
     ir_texture_flat: float = 0.7  # IR/night: so is texture at most this ratio of the reference, light level unchanged
+    lost_marks_px: int = 9  # IR/night: water-like within this distance of a lost lane mark counts as changed (px, reference size)
     persist_damp_lo: float = 0.35  # baseline edges still visible: below lo no damping
     persist_damp_hi: float = 0.75  # at hi and above: damped by persist_damp
     persist_damp: float = 0.7
-    lost_marks_px: int = 9  # IR/night: water-like within this distance of a lost lane mark counts as changed (px, reference size)
     persist_near_px: int = 3  # ... looked for in the water's near neighbourhood (px at the reference's size)
     calm_score: float = 0.25  # looks scoring below this (and no episode) update the baseline
     baseline_warmup: int = 3
