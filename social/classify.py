@@ -201,9 +201,9 @@ class Classifier:
         doc = analyse(text)
         cleaned, folds = doc.cleaned, doc.folds
         found = self._index.find_all(doc)
-        masks = found["masks"]
+        masks = found.get("masks", [])  # (.get: no Python __missing__ call for a set without matches)
 
-        context = found["context"]
+        context = found.get("context", [])
         if masks:  # a mask hides the words inside it, not a marker that is the mask itself ("ngã tư")
             context = [m for m in context if not any(m.overlaps(h) and (m.start, m.end) != (h.start, h.end)
                                                      for h in masks)]
@@ -221,14 +221,29 @@ class Classifier:
         for code, cue_key, not_key in [k for k in self._keys if k[1] in found]:
             ms = found[cue_key]
             hidden = masks + questions + found.get(not_key, [])
+            # (plain loops, for/else: a generator per cue costs more than the tests it runs)
             if hidden:
                 spans = [(h.start, h.end) for h in hidden]
-                ms = [m for m in ms if not any(m.start < e and s < m.end for s, e in spans)]
+                shown = []
+                for m in ms:
+                    a, b = m.start, m.end
+                    for s, e in spans:
+                        if a < e and s < b:
+                            break
+                    else:
+                        shown.append(m)
+                ms = shown
             if len(ms) > 1:
                 # a cue inside a longer cue of at least its weight ("ngập" in "ngập sâu") adds nothing
                 spans = [(o.start, o.end, o.phrase.weight) for o in ms]
-                ms = [m for m, (a, b, w) in zip(ms, spans)
-                      if not any(s <= a and b <= e and e - s > b - a and wo >= w for s, e, wo in spans)]
+                outside = []
+                for m, (a, b, w) in zip(ms, spans):
+                    for s, e, wo in spans:
+                        if s <= a and b <= e and e - s > b - a and wo >= w:
+                            break
+                    else:
+                        outside.append(m)
+                ms = outside
             best: dict[str, Match] = {}
             for m in ms:
                 best.setdefault(m.phrase.text, m)
@@ -282,12 +297,12 @@ class Classifier:
         negative = max(sc.context_floor, negative)
 
         # 3. place: another city?
-        places = [m for m in found["other_places"]
+        places = [m for m in found.get("other_places", ())
                   if not (masks and any(m.overlaps(h) for h in masks))
                   and not (m.start > 0 and folds[m.start - 1] in _PLACE_PREFIX)]
         place_adj = 0.0
         if places:
-            in_hcmc = bool(found["hcmc"])
+            in_hcmc = "hcmc" in found
             place_adj = sc.other_place_with_hcmc if in_hcmc else sc.other_place
             signals.append(f"other_place:{places[0].text}" + ("(+hcmc)" if in_hcmc else ""))
         q_adj = sc.question_without_report if (question and category not in strong) else 0.0

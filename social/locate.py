@@ -408,7 +408,15 @@ def _lead_matches(rx: Caseless, doc: Doc, first: frozenset[str], odd: bool):
     where such a token starts; with a letter that lowercases oddly (`odd`), everywhere."""
     if odd:
         return rx.finditer(doc.cleaned)
-    return rx.finditer_at(doc.cleaned, [a for t, a in zip(doc.texts, doc.starts) if t in first])
+    texts, starts = doc.texts, doc.starts
+    at: list[int] = []
+    for w in first.intersection(texts):  # a few words, each found by C-level scans of the tokens
+        i = -1
+        for _ in range(texts.count(w)):
+            i = texts.index(w, i + 1)
+            at.append(starts[i])
+    at.sort()
+    return rx.finditer_at(doc.cleaned, at)
 
 
 def _generic_streets(text: str, leads) -> list[tuple[int, int, str]]:
@@ -446,10 +454,11 @@ class Locator:
             g._index = PhraseIndex({"ward": g._ward_phrases, "district": g._district_phrases,
                                     "landmark": g._landmark_phrases, "street": g._street_phrases})
         found = g._index.find_all(doc)
-        ward_ms = _longest_first(found["ward"])
-        dist_ms = _longest_first(found["district"], ward_ms)
-        land_ms = _longest_first(found["landmark"])
-        street_ms = _longest_first(found["street"], ward_ms + dist_ms)
+        get = found.get  # (no Python __missing__ call for a set without matches)
+        ward_ms = _longest_first(get("ward", []))
+        dist_ms = _longest_first(get("district", []), ward_ms)
+        land_ms = _longest_first(get("landmark", []))
+        street_ms = _longest_first(get("street", []), ward_ms + dist_ms)
 
         district = g._district_index[dist_ms[0].phrase.label][0] if dist_ms else None
         ward: Ward | None = None
