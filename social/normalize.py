@@ -253,11 +253,21 @@ def _abbr_patterns(word: str) -> tuple[int, ...]:
 
 def _abbr_todo(text: str, after: int = -1) -> dict[int, list[int]]:
     """Pattern index (> `after`) → where the words that can begin one of its matches start, in text order."""
+    low = _re_lower(text)
+    if len(low) == len(text):  # Caseless would search `low`: search only its pieces that can hold a match
+        words: list[tuple[int, str]] = []
+        pos = 0  # where the piece starts
+        for piece in low.split(" "):
+            if _abbr_piece(piece):
+                words += [(pos + m.start(), m.group()) for m in _ABBR_WORDS.low_pattern.finditer(piece)]
+            pos += len(piece) + 1
+    else:
+        words = [(m.start(), m.group()) for m in _ABBR_WORDS.finditer(text)]
     todo: dict[int, list[int]] = {}
-    for m in _ABBR_WORDS.finditer(text):
-        for i in _abbr_patterns(_re_lower(m.group())):
+    for start, word in words:
+        for i in _abbr_patterns(_re_lower(word)):
             if i > after:
-                todo.setdefault(i, []).append(m.start())
+                todo.setdefault(i, []).append(start)
     return todo
 
 
@@ -358,18 +368,35 @@ def typed_without_diacritics(text: str) -> bool:
     text = strip_urls(unicodedata.normalize("NFC", text))
     if "@" in text:
         text = _MENTION.sub(" ", text)
-    counts = tuple(zip(*map(_chunk_words, text.split())))
-    if not counts or not sum(counts[0]):
+    chunks = text.split()
+    words = sum(map(_chunk_words, chunks))
+    if not words:
         return True
-    return sum(counts[1]) / sum(counts[0]) < LOOSE_BELOW
+    return sum(map(_chunk_marked, chunks)) / words < LOOSE_BELOW
 
 
-@lru_cache(maxsize=200_000)
-def _chunk_words(chunk: str) -> tuple[int, int]:
-    """(words, words written with diacritics) of a piece of text between spaces: a word never spans a space, and
-    the pieces of posts recur from post to post more than whole posts do."""
-    words = _WORD.findall(chunk)
-    return len(words), sum(map(_marked, words))
+class _ChunkCounts(dict):
+    """A piece of text between spaces → its number of words (which=0) or of words written with diacritics
+    (which=1): a word never spans a space, and the pieces of posts recur from post to post more than whole posts
+    do. A hit is a dict lookup, with no Python call; emptied when it reaches its bound."""
+    __slots__ = ("which",)
+    MAX = 200_000
+
+    def __init__(self, which: int):
+        super().__init__()
+        self.which = which
+
+    def __missing__(self, chunk: str) -> int:
+        if len(self) >= self.MAX:
+            self.clear()
+        words = _WORD.findall(chunk)
+        got = self[chunk] = sum(map(_marked, words)) if self.which else len(words)
+        return got
+
+
+_chunk_words = _ChunkCounts(0).__getitem__
+_chunk_marked = _ChunkCounts(1).__getitem__
+
 
 
 @dataclass(frozen=True, slots=True)
