@@ -419,11 +419,16 @@ def _lead_matches(rx: Caseless, doc: Doc, first: frozenset[str], odd: bool):
     return rx.finditer_at(doc.cleaned, at)
 
 
-def _generic_streets(text: str, leads) -> list[tuple[int, int, str]]:
+def _generic_streets(text: str, leads, taken: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
     """Street names after "đường/phố/đại lộ" or after a house/alley number, that the gazetteer may not know;
-    `leads`: the matches of _STREET_AFTER in `text`."""
+    `leads`: the matches of _STREET_AFTER in `text`. A name begins where its lead ends (the lead takes the spaces
+    after it): a lead that ends inside a span of `taken` (places matched already, which the name would overlap and
+    give way to) is not read."""
     out = []
     for m in leads:
+        at = m.end()
+        if any(s <= at < e for s, e in taken):
+            continue
         lead = (m.group(1) or "").lower()
         got = _name_after(text, m.end(), allow_number_first=bool(lead) and lead != "phố")
         if got:
@@ -494,8 +499,11 @@ class Locator:
             for m in street_ms]
         texts = doc.texts
         odd = _ODD_CASE.search(cleaned) is not None
-        generic = (_generic_streets(cleaned, _lead_matches(_STREET_AFTER, doc, _STREET_AFTER_FIRST, odd))
-                   if odd or not _STREET_AFTER_FIRST.isdisjoint(texts) else ())
+        if odd or not _STREET_AFTER_FIRST.isdisjoint(texts):
+            taken = [(m.char_start, m.char_end) for m in street_ms + ward_ms + dist_ms + land_ms]
+            generic = _generic_streets(cleaned, _lead_matches(_STREET_AFTER, doc, _STREET_AFTER_FIRST, odd), taken)
+        else:
+            generic = ()
         for a, b, name in generic:
             if not any(a < e and s < b for s, e, _, _ in mentions) and \
                     not any(a < m.char_end and m.char_start < b for m in ward_ms + dist_ms + land_ms):
