@@ -24,9 +24,9 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import NamedTuple
 from functools import lru_cache
 from itertools import accumulate
+from typing import NamedTuple
 
 __all__ = [
     "nfc", "fold", "has_diacritics", "expand_abbreviations", "strip_urls", "clean",
@@ -59,6 +59,23 @@ def _re_lower(text: str) -> str:
         low = low.replace("ı", "i").replace("ſ", "s")
     _LAST_LOWER = (text, low)
     return low
+
+
+class _Memo(dict):
+    """key → compute(key), kept. A hit is a plain dict lookup, with no Python call (unlike lru_cache): the words and
+    the pieces between spaces of posts recur from post to post far more than whole posts do. Emptied when it
+    reaches its bound."""
+    __slots__ = ("compute", "bound")
+
+    def __init__(self, compute, bound: int):
+        super().__init__()
+        self.compute, self.bound = compute, bound
+
+    def __missing__(self, key):
+        if len(self) >= self.bound:
+            self.clear()
+        got = self[key] = self.compute(key)
+        return got
 
 
 class Caseless:
@@ -228,21 +245,10 @@ _ABBR_WORDS = Caseless(rf"{_B0}(?:{'|'.join(_ABBR_FIRST_WORD)}){_B1}")
 _ABBR_FIRST_RX = [re.compile(w) for w in _ABBR_FIRST_WORD]
 
 
-class _AbbrPieces(dict):
-    """A piece of lowercased text between two spaces → does a word in it begin a match of _ABBR_WORDS? No match
-    spans a space and a space is no letter for its boundaries, so a text has a match iff one of its pieces has; a
-    dict lookup per piece, as pieces recur, instead of the pattern tried at every position of every post."""
-    __slots__ = ()
-    MAX = 100_000
-
-    def __missing__(self, piece: str) -> bool:
-        if len(self) >= self.MAX:
-            self.clear()
-        got = self[piece] = _ABBR_WORDS.low_pattern.search(piece) is not None
-        return got
-
-
-_abbr_piece = _AbbrPieces().__getitem__
+# A piece of lowercased text between two spaces → does a word in it begin a match of _ABBR_WORDS? No match spans a
+# space and a space is no letter for its boundaries, so a text has a match iff one of its pieces has: a dict lookup
+# per piece instead of the pattern tried at every position of every post.
+_abbr_piece = _Memo(lambda piece: _ABBR_WORDS.low_pattern.search(piece) is not None, 100_000).__getitem__
 
 
 @lru_cache(maxsize=4096)
@@ -375,28 +381,10 @@ def typed_without_diacritics(text: str) -> bool:
     return sum(map(_chunk_marked, chunks)) / words < LOOSE_BELOW
 
 
-class _ChunkCounts(dict):
-    """A piece of text between spaces → its number of words (which=0) or of words written with diacritics
-    (which=1): a word never spans a space, and the pieces of posts recur from post to post more than whole posts
-    do. A hit is a dict lookup, with no Python call; emptied when it reaches its bound."""
-    __slots__ = ("which",)
-    MAX = 200_000
-
-    def __init__(self, which: int):
-        super().__init__()
-        self.which = which
-
-    def __missing__(self, chunk: str) -> int:
-        if len(self) >= self.MAX:
-            self.clear()
-        words = _WORD.findall(chunk)
-        got = self[chunk] = sum(map(_marked, words)) if self.which else len(words)
-        return got
-
-
-_chunk_words = _ChunkCounts(0).__getitem__
-_chunk_marked = _ChunkCounts(1).__getitem__
-
+# A piece of text between spaces → its number of words, and of words written with diacritics (a word never spans a
+# space).
+_chunk_words = _Memo(lambda chunk: len(_WORD.findall(chunk)), 200_000).__getitem__
+_chunk_marked = _Memo(lambda chunk: sum(map(_marked, _WORD.findall(chunk))), 200_000).__getitem__
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,20 +411,7 @@ def _analyse_word(s: str) -> tuple[str, str | None, str, bool, bool]:
     return low, f, marks, not marks, not marks and f not in _NOT_STAND_IN and not f[:1].isdigit()
 
 
-class _WordCache(dict):
-    """token → _analyse_word(token). Each distinct token is analysed once (the vocabulary of posts is small), and a
-    hit is a plain dict lookup, with no Python call; emptied when it reaches its bound."""
-    __slots__ = ()
-    MAX = 200_000
-
-    def __missing__(self, s: str) -> tuple[str, str | None, str, bool, bool]:
-        if len(self) >= self.MAX:
-            self.clear()
-        got = self[s] = _analyse_word(s)
-        return got
-
-
-_word = _WordCache().__getitem__
+_word = _Memo(_analyse_word, 200_000).__getitem__  # each distinct token is analysed once
 
 
 class Doc(NamedTuple):
@@ -461,24 +436,17 @@ class Doc(NamedTuple):
                      for t, f, m, x, a, b in zip(self.texts, self.folds, self.marks, self.lax, self.starts, self.ends))
 
 
-class _PieceCache(dict):
-    """A piece of text between two spaces → ((_word analysis, start, end in the piece) of each of its tokens).
-    No token spans a space (a break token's look for a space or the end sees the same at the end of a piece), so a text's tokens
-    are its pieces' tokens. Pieces recur from post to post, and the regex, costly per character, runs only on a
-    piece not seen yet. Emptied when it reaches its bound."""
-    __slots__ = ()
-    MAX = 100_000
-
-    def __missing__(self, piece: str) -> tuple[tuple[tuple, int, int], ...]:
-        if len(self) >= self.MAX:
-            self.clear()
-        parts = _TOKEN_SPLIT.split(piece)  # gap, token, gap, ..., token, gap: the running sum of their lengths
-        bounds = tuple(accumulate(map(len, parts)))  # gives each token's start and end
-        got = self[piece] = tuple(zip(map(_word, parts[1::2]), bounds[0:-1:2], bounds[1::2]))
-        return got
+def _piece_tokens(piece: str) -> tuple[tuple[tuple, int, int], ...]:
+    """(_word analysis, start, end in the piece) of each token of a piece of text between two spaces. No token spans
+    a space (a break token's look for a space or the end sees the same at the end of a piece), so a text's tokens
+    are its pieces' tokens."""
+    parts = _TOKEN_SPLIT.split(piece)  # gap, token, gap, ..., token, gap: the running sum of their lengths
+    bounds = tuple(accumulate(map(len, parts)))  # gives each token's start and end
+    return tuple(zip(map(_word, parts[1::2]), bounds[0:-1:2], bounds[1::2]))
 
 
-_piece = _PieceCache().__getitem__
+# pieces recur from post to post: the token regex, costly per character, runs only on a piece not seen yet
+_piece = _Memo(_piece_tokens, 100_000).__getitem__
 
 
 def _scan(text: str, loose: bool) -> Doc:
