@@ -315,10 +315,10 @@ class Classifier:
             category=category,
             is_report=score > 0,
             confidence=round(confidence, 4),
-            phrases=tuple(dict.fromkeys(m.text for m in matched[category])),
+            phrases=tuple(dict.fromkeys([m.text for m in matched[category]])),
             signals=tuple(signals),
             score=round(score, 3),
-            category_scores=dict(sorted(scores.items(), key=lambda kv: -kv[1])),
+            category_scores=dict(sorted(scores.items(), key=lambda kv: -kv[1])) if len(scores) > 1 else scores,
         )
 
 

@@ -366,7 +366,6 @@ _CROSS = Caseless(r"(?<![^\W_])(?:ngã tư|ngã ba|ngã năm|ngã sáu|ngã 4|ng
 _CROSS_FIRST = frozenset({"ngã", "nga", "giao", "góc", "goc", "nút"})
 _OTHER_AREA_FIRST = frozenset({"quận", "huyện", "thị", "tỉnh", "thành"})
 _STREET_AFTER_FIRST = frozenset({"đường", "phố", "đại", "tuyến", "hẻm", "số", "kiệt", "ngõ"})
-_ODD_CASE = re.compile("[ıſİ]")  # re.IGNORECASE takes them for i/s, lower() does not: with one, search anyway
 _CONNECT = re.compile(r"^\s*(?:[-–—/&x×,]|và|va|với|voi|giao với|giao|cắt)\s*(?:đường\s+|duong\s+)?$", re.IGNORECASE)
 _CONNECT_NEXT = re.compile(r"\s*(?:[-–—/&x×,]|và|va|với|voi)\s*(?:đường\s+|duong\s+)?", re.IGNORECASE)
 _OLD_NUM_WARD = re.compile(r"(?<![^\W_])(?:phường|phuong)\s+(\d{1,2})(?!\d)", re.IGNORECASE)
@@ -498,7 +497,8 @@ class Locator:
             (m.char_start, m.char_end, g._street_index[m.phrase.label].name, g._street_index[m.phrase.label])
             for m in street_ms]
         texts = doc.texts
-        odd = _ODD_CASE.search(cleaned) is not None
+        # re.IGNORECASE takes these for i/s, lower() does not: with one, search everywhere
+        odd = "ı" in cleaned or "ſ" in cleaned or "İ" in cleaned
         if odd or not _STREET_AFTER_FIRST.isdisjoint(texts):
             taken = [(m.char_start, m.char_end) for m in street_ms + ward_ms + dist_ms + land_ms]
             generic = _generic_streets(cleaned, _lead_matches(_STREET_AFTER, doc, _STREET_AFTER_FIRST, odd), taken)
