@@ -323,3 +323,36 @@ def test_misses_log_goes_to_the_state_dir_given(tmp_path):
                 posted_at=datetime(2025, 10, 28, 18, 0, tzinfo=timezone(timedelta(hours=7))))
     assert pipe.process(post) is None
     assert (tmp_path / "social" / "misses.jsonl").read_text(encoding="utf-8").strip()
+
+
+# ---- fixed already, planned work, policy, how to report; covers, cables and tables on the road -------------
+@pytest.mark.parametrize("text, kind", [
+    ("Ổ gà trước chợ Tân Mỹ đã được vá lại từ hôm qua, xe chạy êm rồi", "resolved"),
+    ("Cây gãy ở hẻm 12 Trần Não đã được công ty cây xanh cưa dọn xong trong đêm", "resolved"),
+    ("cai nap ho ga o dau hem da duoc thay moi roi nhe moi nguoi", "resolved"),
+    ("Lịch cúp điện tuần này: khu vực phường Tân Sơn Nhì ngưng cấp điện để bảo trì từ 7h đến 15h", "notice"),
+    ("Công ty cấp nước thông báo tạm ngưng cấp nước khu vực quận 4 để sửa chữa đường ống bị rò rỉ", "notice"),
+    ("Thành phố đề xuất tăng mức phạt với quán xá lấn chiếm lòng đường", "meta"),
+    ("Làm thế nào để phản ánh ống nước bể trên đường cho công ty cấp nước vậy mọi người?", "advice"),
+])
+def test_what_needs_no_crew_is_not_a_report(text, kind):
+    c = classify(text)
+    assert not c.is_report, c
+    assert any(s.startswith(kind) for s in c.signals), c.signals
+
+
+@pytest.mark.parametrize("text, category", [
+    ("Nắp cống ngay trước cổng trường tiểu học trên đường Nguyễn Trãi bị vỡ, em bé đi học sụp chân", "manhole"),
+    ("dây cáp internet rớt xuống ngang hẻm 30 Bạch Đằng, xe tải đi qua kéo theo luôn", "telecom"),
+    ("cap mang thong xuong sat dau nguoi o hem 5 Phan Dang Luu, nguy hiem qua", "telecom"),
+    ("Quán cà phê bày bàn ghế kín lòng đường trước chợ, xe không có chỗ chạy", "encroachment"),
+])
+def test_the_object_names_the_case(text, category):
+    c = classify(text)
+    assert c.is_report and c.category == category, c
+
+
+def test_hoi_typed_without_diacritics_is_not_a_question():
+    # "hơi" (a little) and "hôi" (smelly) are "hoi" without diacritics as often as "hỏi" (to ask)
+    c = classify("rac chat dong dau hem 9 hoi qua troi, may ngay nay chua ai don")
+    assert c.is_report and c.category == "sanitation", c
