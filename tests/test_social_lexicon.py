@@ -356,3 +356,30 @@ def test_hoi_typed_without_diacritics_is_not_a_question():
     # "hơi" (a little) and "hôi" (smelly) are "hoi" without diacritics as often as "hỏi" (to ask)
     c = classify("rac chat dong dau hem 9 hoi qua troi, may ngay nay chua ai don")
     assert c.is_report and c.category == "sanitation", c
+
+
+@pytest.mark.parametrize("text", [
+    "Tuần này ngập đầu trong công việc, không có thời gian đi cà phê",  # snowed under
+    "Chuyên gia đề nghị xây thêm hồ điều tiết để giảm ngập cho khu trung tâm",  # what the city should build
+    "Ký ức tuổi thơ: những năm 90 mưa là đường trước nhà ngập tới gối",  # a memory
+    "Nghe tin hôm bữa ống nước bể ở quận 5, chắc giờ sửa xong chưa ta?",  # hearsay about the other day, asked
+    "Cho mình xin số điện thoại báo cây đổ của công ty cây xanh với",  # how to report
+])
+def test_more_posts_that_report_nothing(text):
+    c = classify(text)
+    assert not c.is_report, c
+
+
+@pytest.mark.parametrize("text, category", [
+    ("duong ly thuong kiet co cai ho to giua lan xe may, toi qua 2 nguoi te", "pothole_subsidence"),
+    ("Camera phạt nguội trên đường Điện Biên Phủ bị gãy trụ, treo lủng lẳng trên đầu xe cộ", "camera_fault"),
+    ("Dây điện đứt sà xuống hẻm 9 Nguyễn Văn Đậu, ai có số điện lực gọi giùm với", "power_line"),  # asks for help
+])
+def test_more_reports(text, category):
+    c = classify(text)
+    assert c.is_report and c.category == category, c
+
+
+def test_a_place_named_after_a_tree_is_not_a_tree():
+    c = classify("Trụ đèn gần cầu vượt Cây Gõ bị xe tải tông gãy sáng nay, đèn tắt cả đoạn")
+    assert c.category != "fallen_tree", c
