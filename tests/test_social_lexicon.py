@@ -383,3 +383,44 @@ def test_more_reports(text, category):
 def test_a_place_named_after_a_tree_is_not_a_tree():
     c = classify("Trụ đèn gần cầu vượt Cây Gõ bị xe tải tông gãy sáng nay, đèn tắt cả đoạn")
     assert c.category != "fallen_tree", c
+
+
+# ---- lexicon 0.5.2: effects, named trees far from their fall, utilities' wording, ads, arrests, campaigns ------
+@pytest.mark.parametrize("text, category", [
+    ("Ô tô chết máy la liệt trên đường Nguyễn Văn Hưởng sau cơn mưa chiều nay", "flooding"),
+    ("Cây dầu cổ thụ trước trường Lê Văn Sỹ gãy ngang", "fallen_tree"),
+    ("mat duong nguyen van cu be nat het mot doan dai, xe may chay lac tay lai", "pothole_subsidence"),
+    ("Có người cạy mất nắp ga trên đường Phan Văn Trị, để lại cái hố hở hoác", "manhole"),
+    ("Đồng hồ nước trước nhà số 15 bị xe rác cán bể, nước xịt lên cao", "water_pipe"),
+    ("Nổ trạm biến áp đầu hẻm 80 Bùi Đình Túy, cả khu tối thui từ tối qua", "power_line"),
+    ("Kênh Tàu Hủ đoạn gần cầu Chữ Y đen ngòm, cá chết nổi trắng", "sanitation"),
+    ("Nhà hàng dựng rạp chiếm hết con hẻm 40 Cao Thắng để làm tiệc", "encroachment"),
+])
+def test_lexicon_052_reports(text, category):
+    c = classify(text)
+    assert c.is_report and c.category == category, c
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("Máy bơm hút nước ngập giá tốt, giao tận nơi, inbox ngay", "ad"),
+    ("Công an bắt nhóm đối tượng trộm nắp hố ga bán phế liệu", "crime"),
+    ("Phường ra quân bó gọn cáp viễn thông trên các tuyến đường trung tâm", "campaign"),
+    ("Sáng qua đường Nguyễn Kiệm bị ngập, trưa nay khô ráo rồi, đi bình thường", "resolved"),
+    ("Đèn đường hẻm mình đã sáng lại sau khi báo phường, cảm ơn mọi người", "resolved"),
+    ("Cầu dao nhà mình cứ nhảy, chắc chập điện trong ổ cắm, ai biết thợ điện không", "household"),
+    ("Trái tim em như bị điện giật khi gặp crush", "figurative"),
+    ("Thứ bảy này cúp nước khu vực phường 5 để đấu nối đường ống, bà con nhớ trữ nước", "notice"),
+])
+def test_lexicon_052_not_reports(text, kind):
+    c = classify(text)
+    assert not c.is_report, c
+    assert any(s.startswith(kind) for s in c.signals), c.signals
+
+
+@pytest.mark.parametrize("text, category", [
+    ("cay phuong truoc cho bi gay canh, canh cay dung dua tren day dien, ai di qua can than", "fallen_tree"),  # "dua" is not "đùa"
+    ("den duong hem 33 tat het may dem nay, ko biet bi hu hay sao", "streetlight"),  # "hay" is not "hãy"
+])
+def test_words_typed_without_diacritics_do_not_read_as_jokes_or_advice(text, category):
+    c = classify(text)
+    assert c.is_report and c.category == category, c
