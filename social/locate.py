@@ -57,6 +57,8 @@ LANDMARKS_PATH = Path(__file__).resolve().parent / "landmarks.yaml"
 HCMC = "Thành phố Hồ Chí Minh"
 LEGACY_PROVINCES = (HCMC, "Tỉnh Bình Dương", "Tỉnh Bà Rịa - Vũng Tàu")
 MAX_STREET_KM = {"ward": 3.0, "district": 6.0}
+# Old districts of the merged provinces whose bare name is also an everyday phrase ("đất đỏ": red soil)
+_BARE_NAME_IS_A_WORD = frozenset({"Đất Đỏ"})
 
 # Districts merged into Thủ Đức city in 2021: the legacy data only knows "Thành phố Thủ Đức", so the
 # three former districts get the centroid of their former wards.
@@ -253,6 +255,10 @@ class Gazetteer:
                 # people say "quận Củ Chi" as well as "huyện Củ Chi", and the bare name for HCMC's old districts
                 add(self._district_phrases, self._district_index, f"quận {d.short}", d)
                 add(self._district_phrases, self._district_index, f"huyện {d.short}", d)
+                add(self._district_phrases, self._district_index, d.short, d)
+            elif d.province != HCMC and d.short not in _BARE_NAME_IS_A_WORD:
+                # the cities and districts of former Bình Dương and Bà Rịa–Vũng Tàu are named bare too ("ở Dĩ An",
+                # "Vũng Tàu mưa lớn"); they are in the city since July 2025
                 add(self._district_phrases, self._district_index, d.short, d)
         for s in self.streets:
             for text in (s.name, *s.aliases):

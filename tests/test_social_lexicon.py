@@ -424,3 +424,16 @@ def test_lexicon_052_not_reports(text, kind):
 def test_words_typed_without_diacritics_do_not_read_as_jokes_or_advice(text, category):
     c = classify(text)
     assert c.is_report and c.category == category, c
+
+
+@pytest.mark.parametrize("text, district", [
+    ("Đường Yersin ở Thủ Dầu Một ngập sâu sau cơn mưa", "Thủ Dầu Một"),
+    ("cay nga chan duong o di an, xe ket dai", "Dĩ An"),
+    ("Vũng Tàu mưa lớn, đường Hoàng Hoa Thám ngập tới gối", "Vũng Tàu"),
+])
+def test_the_merged_provinces_cities_are_named_bare(text, district):
+    assert locate(text).district.endswith(district)
+
+
+def test_a_district_whose_name_is_a_word_needs_its_kind():
+    assert locate("Vườn nhà mình toàn đất đỏ bazan").district is None
