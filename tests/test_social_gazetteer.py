@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 _RAW = yaml.safe_load(STREETS_PATH.read_text(encoding="utf-8"))["streets"]
 NAMES = [s["name"] for s in _RAW]
 ALIASES = [(s["name"], a) for s in _RAW for a in s.get("aliases") or []]
+# Different streets whose names differ only in their diacritics (Nguyễn Văn Luông, Quận 6 / Nguyễn Văn Lượng, Gò
+# Vấp): told apart when a post carries diacritics; typed without them, either may be given.
+SAME_FOLD = {"nguyen van luong"}
 
 
 def _street(text: str) -> str | None:
@@ -49,7 +52,8 @@ def _unmarked_known_bug(name: str) -> bool:
 def test_every_street_is_found_by_its_name(name):
     forms = [t for t in _forms(name) if not (_unmarked_known_bug(name) and t.isascii())]
     wrong = {t: _street(t) for t in forms}
-    wrong = {t: s for t, s in wrong.items() if s != name}
+    wrong = {t: s for t, s in wrong.items()
+             if s != name and not (t.isascii() and fold(name) in SAME_FOLD and s and fold(s) == fold(name))}
     assert not wrong, wrong
 
 
@@ -164,6 +168,8 @@ def test_no_two_streets_claim_the_same_name():
     for s in _RAW:
         for text in [s["name"], *(s.get("aliases") or [])]:
             key = fold(str(text))
+            if key in SAME_FOLD:
+                continue
             assert owner.setdefault(key, s["name"]) == s["name"], (text, owner[key], s["name"])
         assert len({fold(str(a)) for a in s.get("aliases") or []} | {fold(s["name"])}) == \
             1 + len(s.get("aliases") or []), f"{s['name']}: an alias repeats the name or another alias"
