@@ -437,3 +437,8 @@ def test_the_merged_provinces_cities_are_named_bare(text, district):
 
 def test_a_district_whose_name_is_a_word_needs_its_kind():
     assert locate("Vườn nhà mình toàn đất đỏ bazan").district is None
+
+
+def test_a_heavy_flood_typed_without_diacritics_is_not_sunshine():
+    c = classify("duong le loi doan quan 1 dang ngap nang, xe chet may nhieu")
+    assert c.is_report and c.category == "flooding", c
