@@ -442,3 +442,35 @@ def test_a_district_whose_name_is_a_word_needs_its_kind():
 def test_a_heavy_flood_typed_without_diacritics_is_not_sunshine():
     c = classify("duong le loi doan quan 1 dang ngap nang, xe chet may nhieu")
     assert c.is_report and c.category == "flooding", c
+
+
+# ---- locator: numbered and coded roads, names running into a district, titles, wide districts -----------------
+@pytest.mark.parametrize("text, street", [
+    ("Đường 30/4 đoạn gần chợ ngập sâu", "Đường 30/4"),
+    ("Đường N1 Bình Tân vừa mưa đã ngập", "Đường N1"),
+    ("Cây đổ chắn ngang Hương lộ 2 sáng nay", "Hương lộ 2"),
+    ("hem 15 Phan Van Han ngap toi goi", "Phan Văn Hân"),
+])
+def test_numbered_and_coded_roads_and_capitalised_names_without_diacritics(text, street):
+    from social.normalize import fold
+    assert fold(locate(text).street or "").lower() == fold(street).lower()
+
+
+def test_a_name_that_runs_into_a_district_ends_where_the_district_begins():
+    p = locate("Đường N1 Bình Tân vừa mưa đã ngập")
+    assert p.street == "Đường N1" and p.district == "Quận Bình Tân"
+
+
+def test_a_person_called_like_a_street_is_not_the_street():
+    assert locate("Anh Lê Văn Thọ bị thương nhẹ khi cây đổ").street is None
+    assert locate("Cây đổ trên đường Lê Văn Thọ").street == "Lê Văn Thọ"
+
+
+def test_a_street_of_a_wide_district_keeps_its_own_point():
+    p = locate("Cây đổ trên đường Lê Lợi, TP Vũng Tàu")
+    assert p.level == "street" and p.lat < 10.5  # Vũng Tàu's Lê Lợi, not Quận 1's
+
+
+def test_a_road_named_as_a_road_is_not_called_duong_twice():
+    p = locate("Ngập trên Quốc lộ 13 đoạn qua Thuận An")
+    assert p.describe().startswith("Quốc lộ 13")
