@@ -474,3 +474,19 @@ def test_a_street_of_a_wide_district_keeps_its_own_point():
 def test_a_road_named_as_a_road_is_not_called_duong_twice():
     p = locate("Ngập trên Quốc lộ 13 đoạn qua Thuận An")
     assert p.describe().startswith("Quốc lộ 13")
+
+
+def test_parts_of_street_names_are_not_context_markers():
+    # typed without diacritics, "Van" of Lê Văn Sỹ would be "vẫn" (still), "Thuong" of Lý Thường Kiệt "thường"
+    assert not any(s.endswith(("van", "Van")) for s in classify("nap cong truoc so 25 Le Van Sy bi vo").signals)
+    assert not any(s.startswith("habitual") for s in classify("duong ly thuong kiet ngap sau").signals)
+
+
+def test_a_cue_may_span_a_street_name():
+    c = classify("Cây dầu cổ thụ trước số 5 Lê Văn Sỹ gãy ngang")
+    assert c.category == "fallen_tree", c
+
+
+def test_ha_is_a_question_only_before_a_question_mark():
+    assert classify("duong ha huy giap ngap sau qua, xe chet may").is_report
+    assert "question" in classify("Đường Hà Huy Giáp ngập hả?").signals
