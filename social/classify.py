@@ -172,6 +172,22 @@ _start = attrgetter("start")
 _PLACE_PREFIX = {"phuong", "xa", "duong", "quan", "hem", "khu", "pho", "huyen", "cau", "cho", "benh", "truong"}
 
 
+# What may follow the "không" of a question ("có ngập không mọi người", "có ai biết không ạ"); any other word
+# makes it a negation: "có 10 trụ đèn không sáng" says the lamps are out, it asks nothing.
+_AFTER_QUESTION = frozenset({"a", "vay", "z", "ha", "nhi", "ta", "nhe", "nha", "ne", "mn", "ae", "moi", "ca", "anh",
+                             "chi", "em", "ban", "cac", "troi", "the", "day", "ko", "khong", "hong", "chua"})
+_QUESTION_END = frozenset({"khong", "chua", "hong"})
+
+
+def _negation(doc, m: Match) -> bool:
+    """Is question `m` ("có ... không") a negation instead, the word after its "không" being a verb or an adjective?"""
+    folds = doc.folds
+    if folds[m.end - 1] not in _QUESTION_END or m.end >= len(folds):
+        return False
+    nxt = folds[m.end]
+    return nxt is not None and nxt not in _AFTER_QUESTION
+
+
 def _asked(doc, j: int) -> bool:
     """Does a "?" end the clause at most three words after token j ("còn ngập không mọi người?")?"""
     folds, texts = doc.folds, doc.texts
@@ -211,6 +227,8 @@ class Classifier:
         if hiders:  # a mask hides the words inside it, not a marker that is the mask itself ("ngã tư")
             context = [m for m in context if not any(m.overlaps(h) and (m.start, m.end) != (h.start, h.end)
                                                      for h in hiders)]
+        if any(m.phrase.label == "question" for m in context):
+            context = [m for m in context if m.phrase.label != "question" or not _negation(doc, m)]
         questions = [m for m in context if m.phrase.label == "question"]
         yes_no = [m for m in context if m.phrase.label == "yes_no"]
         if yes_no:  # only those that a "?" closes are questions; the others say nothing

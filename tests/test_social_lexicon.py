@@ -490,3 +490,12 @@ def test_a_cue_may_span_a_street_name():
 def test_ha_is_a_question_only_before_a_question_mark():
     assert classify("duong ha huy giap ngap sau qua, xe chet may").is_report
     assert "question" in classify("Đường Hà Huy Giáp ngập hả?").signals
+
+
+@pytest.mark.parametrize("text, asks", [
+    ("Có khoảng 10 trụ đèn không sáng trên đường Trường Chinh, tối om", False),
+    ("Camera ngã tư Hàng Xanh có hoạt động không vậy mọi người", True),
+    ("Đường Cộng Hòa có ngập không", True),
+])
+def test_khong_before_a_verb_is_a_negation_not_a_question(text, asks):
+    assert any(s.startswith("question") for s in classify(text).signals) == asks
