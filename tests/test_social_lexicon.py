@@ -499,3 +499,52 @@ def test_ha_is_a_question_only_before_a_question_mark():
 ])
 def test_khong_before_a_verb_is_a_negation_not_a_question(text, asks):
     assert any(s.startswith("question") for s in classify(text).signals) == asks
+
+
+def test_no_other_sense_is_the_same_letters_as_a_cue():
+    """A `not` phrase that folds to a cue's letters never matches text with diacritics (the marks differ) and hides
+    the cue in text without them ("cay gay" is far more often "cây gãy" than "cây gậy")."""
+    import itertools
+
+    import yaml
+
+    from social.classify import LEXICON_PATH
+    from social.normalize import fold
+
+    lex = yaml.safe_load(LEXICON_PATH.read_text(encoding="utf-8"))
+
+    def spelled(ph: str) -> list[str]:
+        if "(" in ph or "~" in ph:
+            return []
+        return [" ".join(x) for x in itertools.product(*(t.split("|") for t in ph.split()))]
+
+    cues = {fold(e): e for v in lex["categories"].values() for tier in ("strong", "cues")
+            for ph in v.get(tier) or [] for e in spelled(str(ph))}
+    clashes = [(e, cues[fold(e)]) for v in lex["categories"].values() for ph in v.get("not") or []
+               for e in spelled(str(ph)) if fold(e) in cues and cues[fold(e)] != e]
+    assert clashes == []
+
+
+# ---- lexicon 0.5.5 ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text, category", [
+    ("Mưa một lát mà nước đã lút bánh xe trên đường Tô Ngọc Vân, cống không thoát kịp", "flooding"),
+    ("nha minh o hem 7 nuoc tran vao tan nha roi, do dac uot het", "flooding"),
+    ("Từ sáng vòi nào cũng khô khốc, ra đầu hẻm thấy nước trào lên từ mặt đường", "water_pipe"),
+    ("Nắp cống trước số 9 bị bể nắp, xe máy lọt bánh", "manhole"),
+    ("Cái bình điện trên trụ đầu hẻm 12 cháy đen, cả xóm cúp điện", "power_line"),
+    ("Chợ tự phát bán chồm ra giữa đường Tân Kỳ Tân Quý mỗi sáng, xe kẹt cứng", "encroachment"),
+])
+def test_lexicon_055_reports(text, category):
+    c = classify(text)
+    assert c.is_report and c.category == category, c
+
+
+@pytest.mark.parametrize("text", [
+    "Cây đổ trên đường Võ Văn Tần sáng nay đã được công nhân cắt dọn xong, đường thông thoáng lại",
+    "Sự cố vỡ ống trên đường Cộng Hòa đã được khắc phục trong đêm, nước đã có lại",
+    "Tòa án xét xử hai bị cáo trộm cáp điện trên quốc lộ 22",
+    "Cuối năm deadline ngập tới cổ, cả team ai cũng muốn xỉu",
+    "Căn hộ tầng 12 bị cúp nước vì bồn nước trên sân thượng rò rỉ, ban quản lý đang sửa",
+])
+def test_lexicon_055_not_reports(text):
+    assert not classify(text).is_report
