@@ -77,6 +77,7 @@ class LexiconFile(_Conf):
     scoring: Scoring = Field(default_factory=Scoring)
     categories: dict[str, CategoryLexicon] = Field(min_length=1)
     masks: list[str] = Field(default_factory=list)
+    name_parts: list[str] = Field(default_factory=list)
     context: list[ContextGroup] = Field(default_factory=list)
     other_places: list[str] = Field(default_factory=list)
     hcmc_markers: list[str] = Field(default_factory=list)
@@ -90,6 +91,7 @@ class Lexicon:
     cues: dict[str, PhraseSet]  # category → cue phrases (weight on each phrase)
     nots: dict[str, PhraseSet]  # category → other senses
     masks: PhraseSet
+    name_parts: PhraseSet  # hide context markers only (a cue may span a name: "cây dầu trước số 5 Lê Văn Sỹ gãy")
     context: PhraseSet  # label = kind, weight = contribution
     other_places: PhraseSet
     hcmc_markers: PhraseSet
@@ -135,6 +137,7 @@ def load_lexicon(path: str | Path | None = None) -> Lexicon:
     return Lexicon(
         version=f.version, scoring=f.scoring, cues=cues, nots=nots,
         masks=PhraseSet.of(_compile(f.masks, f"{path}: masks")),
+        name_parts=PhraseSet.of(_compile(f.name_parts, f"{path}: name_parts")),
         context=PhraseSet.of(context),
         other_places=PhraseSet.of(_compile(f.other_places, f"{path}: other_places", label="other_place")),
         hcmc_markers=PhraseSet.of(_compile(f.hcmc_markers, f"{path}: hcmc_markers", label="hcmc")),
@@ -169,6 +172,22 @@ _start = attrgetter("start")
 _PLACE_PREFIX = {"phuong", "xa", "duong", "quan", "hem", "khu", "pho", "huyen", "cau", "cho", "benh", "truong"}
 
 
+# What may follow the "không" of a question ("có ngập không mọi người", "có ai biết không ạ"); any other word
+# makes it a negation: "có 10 trụ đèn không sáng" says the lamps are out, it asks nothing.
+_AFTER_QUESTION = frozenset({"a", "vay", "z", "ha", "nhi", "ta", "nhe", "nha", "ne", "mn", "ae", "moi", "ca", "anh",
+                             "chi", "em", "ban", "cac", "troi", "the", "day", "ko", "khong", "hong", "chua"})
+_QUESTION_END = frozenset({"khong", "chua", "hong"})
+
+
+def _negation(doc, m: Match) -> bool:
+    """Is question `m` ("có ... không") a negation instead, the word after its "không" being a verb or an adjective?"""
+    folds = doc.folds
+    if folds[m.end - 1] not in _QUESTION_END or m.end >= len(folds):
+        return False
+    nxt = folds[m.end]
+    return nxt is not None and nxt not in _AFTER_QUESTION
+
+
 def _asked(doc, j: int) -> bool:
     """Does a "?" end the clause at most three words after token j ("còn ngập không mọi người?")?"""
     folds, texts = doc.folds, doc.texts
@@ -184,7 +203,7 @@ class Classifier:
         known = set(categories) if categories is not None else None
         self.categories = [c for c in self.lexicon.categories if known is None or c in known]
         lx = self.lexicon
-        sets = {"masks": lx.masks, "context": lx.context, "other_places": lx.other_places, "hcmc": lx.hcmc_markers}
+        sets = {"masks": lx.masks, "name_parts": lx.name_parts, "context": lx.context, "other_places": lx.other_places, "hcmc": lx.hcmc_markers}
         for code in self.categories:
             sets[f"cue:{code}"] = lx.cues[code]
             sets[f"not:{code}"] = lx.nots[code]
@@ -204,9 +223,12 @@ class Classifier:
         masks = found.get("masks", [])  # (.get: no Python __missing__ call for a set without matches)
 
         context = found.get("context", [])
-        if masks:  # a mask hides the words inside it, not a marker that is the mask itself ("ngã tư")
+        hiders = masks + found["name_parts"] if "name_parts" in found else masks
+        if hiders:  # a mask hides the words inside it, not a marker that is the mask itself ("ngã tư")
             context = [m for m in context if not any(m.overlaps(h) and (m.start, m.end) != (h.start, h.end)
-                                                     for h in masks)]
+                                                     for h in hiders)]
+        if any(m.phrase.label == "question" for m in context):
+            context = [m for m in context if m.phrase.label != "question" or not _negation(doc, m)]
         questions = [m for m in context if m.phrase.label == "question"]
         yes_no = [m for m in context if m.phrase.label == "yes_no"]
         if yes_no:  # only those that a "?" closes are questions; the others say nothing

@@ -57,6 +57,9 @@ LANDMARKS_PATH = Path(__file__).resolve().parent / "landmarks.yaml"
 HCMC = "Thành phố Hồ Chí Minh"
 LEGACY_PROVINCES = (HCMC, "Tỉnh Bình Dương", "Tỉnh Bà Rịa - Vũng Tàu")
 MAX_STREET_KM = {"ward": 3.0, "district": 6.0}
+MAX_STREET_KM_WIDE_DISTRICT = 15.0  # a rural district or a merged province's city spans tens of km
+# Old districts of the merged provinces whose bare name is also an everyday phrase ("đất đỏ": red soil)
+_BARE_NAME_IS_A_WORD = frozenset({"Đất Đỏ"})
 
 # Districts merged into Thủ Đức city in 2021: the legacy data only knows "Thành phố Thủ Đức", so the
 # three former districts get the centroid of their former wards.
@@ -151,7 +154,7 @@ class Place:
         """Short Vietnamese description for summaries: "đường Lê Lợi, Phường Bến Thành"."""
         parts = []
         if self.street:
-            parts.append(f"đường {self.street}")
+            parts.append(with_road_word(self.street))
         if self.ward:
             parts.append(self.ward)
         elif self.district:
@@ -165,6 +168,13 @@ def _package_data_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise GazetteerError("the vietnamadminunits package is not installed (it holds the ward data)")
     return Path(list(spec.submodule_search_locations)[0]) / "data"
+
+
+def with_road_word(name: str) -> str:
+    """"đường Lê Lợi"; a name that is already a kind of road ("Quốc lộ 13", "Đường Vĩnh Viễn") as it is."""
+    if name.lower().startswith(("quốc lộ", "tỉnh lộ", "hương lộ", "đường", "đại lộ", "xa lộ")):
+        return name
+    return f"đường {name}"
 
 
 def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -253,6 +263,10 @@ class Gazetteer:
                 # people say "quận Củ Chi" as well as "huyện Củ Chi", and the bare name for HCMC's old districts
                 add(self._district_phrases, self._district_index, f"quận {d.short}", d)
                 add(self._district_phrases, self._district_index, f"huyện {d.short}", d)
+                add(self._district_phrases, self._district_index, d.short, d)
+            elif d.province != HCMC and d.short not in _BARE_NAME_IS_A_WORD:
+                # the cities and districts of former Bình Dương and Bà Rịa–Vũng Tàu are named bare too ("ở Dĩ An",
+                # "Vũng Tàu mưa lớn"); they are in the city since July 2025
                 add(self._district_phrases, self._district_index, d.short, d)
         for s in self.streets:
             for text in (s.name, *s.aliases):
@@ -365,11 +379,26 @@ _CROSS = Caseless(r"(?<![^\W_])(?:ngã tư|ngã ba|ngã năm|ngã sáu|ngã 4|ng
 # and _CROSS and _STREET_AFTER are tried only where one of them starts (see _lead_matches).
 _CROSS_FIRST = frozenset({"ngã", "nga", "giao", "góc", "goc", "nút"})
 _OTHER_AREA_FIRST = frozenset({"quận", "huyện", "thị", "tỉnh", "thành"})
-_STREET_AFTER_FIRST = frozenset({"đường", "phố", "đại", "tuyến", "hẻm", "số", "kiệt", "ngõ"})
+_STREET_AFTER_FIRST = frozenset({"đường", "duong", "phố", "đại", "tuyến", "hẻm", "hem", "số", "kiệt", "ngõ"})
 _CONNECT = re.compile(r"^\s*(?:[-–—/&x×,]|và|va|với|voi|giao với|giao|cắt)\s*(?:đường\s+|duong\s+)?$", re.IGNORECASE)
 _CONNECT_NEXT = re.compile(r"\s*(?:[-–—/&x×,]|và|va|với|voi)\s*(?:đường\s+|duong\s+)?", re.IGNORECASE)
 _OLD_NUM_WARD = re.compile(r"(?<![^\W_])(?:phường|phuong)\s+(\d{1,2})(?!\d)", re.IGNORECASE)
 _OTHER_AREA = re.compile(r"(?<![^\W_])(quận|huyện|thị xã|tỉnh|thành phố)\s+((?:[A-ZĐÀ-Ỹ][^\W\d_]*)(?:\s+[A-ZĐÀ-Ỹ][^\W\d_]*){0,3})")
+
+
+_DATE_NAME = re.compile(r"\d{1,2}/\d{1,2}")  # streets named after a date: "đường 30/4", "đường 3/2"
+_CODE_NAME = re.compile(r"[A-ZĐ]{1,3}\d{1,3}[A-Z]?")  # "D2", "N1", "GS1", "DT743": a code is the whole name
+_ROAD_CODE = Caseless(r"(?<![^\W_])(quốc lộ|tỉnh lộ|hương lộ|đường tỉnh|quoc lo|tinh lo|huong lo)\s+(\d{1,3}[a-z]?)(?![\w/])")
+_ROAD_CODE_FIRST = frozenset({"quốc", "tỉnh", "hương", "đường", "quoc", "tinh", "huong"})
+
+
+# "anh Lê Văn Thọ", "bà Nguyễn Thị Minh Khai": a person's name written like a street's, after a title
+_TITLES = frozenset({"anh", "chị", "ông", "bà", "cô", "chú", "bác", "cháu", "bé", "em", "bạn", "thầy", "cụ", "vợ", "chồng",
+                     "tên"})
+
+
+def _after_a_title(doc: Doc, i: int) -> bool:
+    return i > 0 and doc.texts[i - 1] in _TITLES
 
 
 def _is_name_word(w: str) -> bool:
@@ -384,6 +413,8 @@ def _name_after(text: str, pos: int, allow_number_first: bool) -> tuple[int, int
         if m.start() != pos and text[pos:m.start()].strip():
             break
         w = m.group(0)
+        if not words and allow_number_first and (_DATE_NAME.fullmatch(w) or _CODE_NAME.fullmatch(w)):
+            return m.start(), m.end(), w  # the code or the date is the whole name: what follows is not part of it
         if _is_name_word(w):
             words.append((m.start(), m.end(), w))
         elif w.isdigit() and (words or allow_number_first) and len(w) <= 3:
@@ -399,7 +430,7 @@ def _name_after(text: str, pos: int, allow_number_first: bool) -> tuple[int, int
     return words[0][0], words[-1][1], " ".join(w for _, _, w in words)
 
 
-_STREET_AFTER = Caseless(r"(?<![^\W_])(?:(đường|phố|đại lộ|tuyến đường)(\s+số)?|(?:hẻm|số|kiệt|ngõ)\s+\d+[\w/]*)\s+")
+_STREET_AFTER = Caseless(r"(?<![^\W_])(?:(đường|duong|phố|đại lộ|tuyến đường)(\s+(?:số|so))?|(?:hẻm|hem|số|kiệt|ngõ)\s+\d+[\w/]*)\s+")
 
 
 def _lead_matches(rx: Caseless, doc: Doc, first: frozenset[str], odd: bool):
@@ -432,7 +463,7 @@ def _generic_streets(text: str, leads, taken: list[tuple[int, int]]) -> list[tup
         got = _name_after(text, m.end(), allow_number_first=bool(lead) and lead != "phố")
         if got:
             a, b, name = got
-            if name.isdigit():
+            if name.isdigit() or _DATE_NAME.fullmatch(name) or _CODE_NAME.fullmatch(name):
                 name = f"Đường {'số ' if m.group(2) else ''}{name}"
             elif lead == "đại lộ":
                 name = f"Đại lộ {name}"
@@ -495,7 +526,7 @@ class Locator:
         # streets: the gazetteer's, then names it does not know (kept as names, placed by ward/district)
         mentions: list[tuple[int, int, str, Street | None]] = [
             (m.char_start, m.char_end, g._street_index[m.phrase.label].name, g._street_index[m.phrase.label])
-            for m in street_ms]
+            for m in street_ms if not _after_a_title(doc, m.start)]
         texts = doc.texts
         # re.IGNORECASE takes these for i/s, lower() does not: with one, search everywhere
         odd = "ı" in cleaned or "ſ" in cleaned or "İ" in cleaned
@@ -504,9 +535,18 @@ class Locator:
             generic = _generic_streets(cleaned, _lead_matches(_STREET_AFTER, doc, _STREET_AFTER_FIRST, odd), taken)
         else:
             generic = ()
+        if not _ROAD_CODE_FIRST.isdisjoint(texts):
+            generic = list(generic) + [(m.start(), m.end(), f"{m.group(1).split()[0].capitalize()} lộ {m.group(2).upper()}")
+                                       for m in _ROAD_CODE.finditer(cleaned)]
         for a, b, name in generic:
-            if not any(a < e and s < b for s, e, _, _ in mentions) and \
-                    not any(a < m.char_end and m.char_start < b for m in ward_ms + dist_ms + land_ms):
+            # a name running into a ward or district ("Đường D2 Bình Thạnh") ends where that begins
+            cut = min((m.char_start for m in ward_ms + dist_ms + land_ms if a < m.char_end and m.char_start < b), default=b)
+            if cut < b:
+                b = a + len(cleaned[a:cut].rstrip(" ,.-–"))
+                if b <= a or cut <= a:
+                    continue
+                name = cleaned[a:b]
+            if not any(a < e and s < b for s, e, _, _ in mentions):
                 known = g._street_by_fold.get(_fold_name(name))
                 mentions.append((a, b, known.name if known else name, known))
         mentions.sort()
@@ -540,7 +580,7 @@ class Locator:
                 pos, level = street.points[0], "street"
             else:
                 nearest = min(street.points, key=lambda p: _km(p, ref))
-                if _km(nearest, ref) <= MAX_STREET_KM[level]:
+                if _km(nearest, ref) <= self._radius(level, district, ward or legacy):
                     pos, level = nearest, "street"
 
         landmark = None
@@ -568,6 +608,14 @@ class Locator:
                      district=district.name if district else None, precision=precision, level=level,
                      ward_legacy=legacy_name, matched=tuple(matched), landmark=landmark.name if landmark else None,
                      cross_street=cross_name, other_area=other_area)
+
+    @staticmethod
+    def _radius(level: str, district: District | None, ward) -> float:
+        """How far from the named ward or district a street's point may lie and still be the one meant."""
+        if level == "district" and district is not None and district.kind.lower() in ("huyện", "thành phố", "thị xã") \
+                and district.name != _THU_DUC_CITY:
+            return MAX_STREET_KM_WIDE_DISTRICT
+        return MAX_STREET_KM[level]
 
     @staticmethod
     def _intersection(cleaned: str, mentions, leads):
@@ -620,9 +668,7 @@ class Locator:
             if start > 0 and folds[start - 1] in _NUMBER_WORDS:
                 start -= 1
             return f"{doc.cleaned[starts[start]:doc.ends[i - 1]]} {name}"
-        if name.lower().startswith(("quốc lộ", "tỉnh lộ", "đường", "đại lộ")):
-            return name
-        return f"đường {name}"
+        return with_road_word(name)
 
     @staticmethod
     def _address(street_addr: str | None, ward: Ward | None, legacy_name: str | None, district: District | None) -> str:
