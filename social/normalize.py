@@ -200,6 +200,10 @@ _L = r"[^\W\d_]"  # a letter
 _B0 = rf"(?<!{_W})"  # not preceded by a letter/digit
 _B1 = rf"(?!{_W})"  # not followed by a letter/digit
 _HCM = "thành phố hồ chí minh"
+_HONG_BEFORE = ("le", "lê", "pham", "phạm", "nguyen", "nguyễn", "tran", "trần", "van", "văn", "thi", "thị", "ngoc", "ngọc",
+                "bui", "bùi", "hoa", "song", "sông", "cau", "cầu", "chợ", "cho", "duong", "đường")
+_HONG_AFTER = ("phong", "bang", "bàng", "thai", "thái", "dao", "đào", "ha", "hà", "nhung", "kong", "kông", "linh", "lĩnh",
+               "son", "sơn", "quan", "quân", "lac", "lạc", "ngu", "ngự", "tham", "thắm")
 _ABBREVIATIONS: list[tuple[str, str]] = [
     # the city
     (rf"{_B0}(?:tp|thành phố|thanh pho)\s*\.?\s*(?:hcm|hồ chí minh|ho chi minh){_B1}", _HCM),
@@ -219,7 +223,9 @@ _ABBREVIATIONS: list[tuple[str, str]] = [
     (rf"{_B0}ql\s*\.?\s*(\d{{1,3}}[a-z]?){_B1}", "quốc lộ {n}"),
     (rf"{_B0}tl\s*\.?\s*(\d{{1,3}}[a-z]?){_B1}", "tỉnh lộ {n}"),
     # chat spellings; "k" only when it stands alone and is not "50 k" (thousand dong)
-    (rf"{_B0}(?:ko|kh|khg|khum|hok|hong|k0){_B1}", "không"),
+    (rf"{_B0}(?:ko|kh|khg|khum|hok|k0){_B1}", "không"),
+    # "hong" is "không" in chat, and "Hồng" typed without diacritics in a name: "le hong phong", "hong bang"
+    ("".join(f"(?<!{w} )" for w in _HONG_BEFORE) + rf"{_B0}hong{_B1}(?!\s+(?:{'|'.join(_HONG_AFTER)}){_B1})", "không"),
     (rf"(?<!\d )(?<!\d){_B0}k{_B1}(?!\s*\d)", "không"),
     (rf"{_B0}(?:dc|đc|dk|đk){_B1}(?=\s+\S)", "được"),
     (rf"{_B0}ng\s*\.\s*(?={_L})", "{ng.}"),  # "Ng. Hữu Cảnh" → "Nguyễn Hữu Cảnh" (before a capital)
@@ -236,7 +242,7 @@ _ABBR_FIRST_WORD: list[str] = [
     r"tp(?:hcm|hồ|ho)?|thành|thanh", r"tphcm|hcmc|hcm|sg", r"tp", r"tx",
     r"q\d{0,2}", r"q", r"p\d{0,2}", r"p", r"h", r"x", r"kp\d{0,3}",
     r"đ", r"ql(?:\d{1,3}[a-z]?)?", r"tl(?:\d{1,3}[a-z]?)?",
-    r"ko|kh|khg|khum|hok|hong|k0", r"k", r"dc|đc|dk|đk", r"ng", r"ng",
+    r"ko|kh|khg|khum|hok|k0", r"hong", r"k", r"dc|đc|dk|đk", r"ng", r"ng",
     r"mn", r"nc", r"vs", r"r",
 ]
 assert len(_ABBR_FIRST_WORD) == len(_ABBREVIATIONS)

@@ -39,26 +39,25 @@ def _forms(name: str) -> list[str]:
     return out
 
 
-# Words that social/normalize.py expands as chat abbreviations even inside a name typed without diacritics: "hong"
-# ("không"), so "le hong phong" is read as "le không phong". A fix belongs in normalize.py, not in the gazetteer.
+# Words that social/normalize.py reads as chat abbreviations ("hong" → "không") except inside a name typed without
+# diacritics ("le hong phong"): those names get a test of their own.
 _EXPANDED_WORDS = {"hong"}
 
 
-def _unmarked_known_bug(name: str) -> bool:
+def _has_a_chat_word(name: str) -> bool:
     return not _EXPANDED_WORDS.isdisjoint(fold(name).split())
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_street_is_found_by_its_name(name):
-    forms = [t for t in _forms(name) if not (_unmarked_known_bug(name) and t.isascii())]
+    forms = [t for t in _forms(name) if not (_has_a_chat_word(name) and t.isascii())]
     wrong = {t: _street(t) for t in forms}
     wrong = {t: s for t, s in wrong.items()
              if s != name and not (t.isascii() and fold(name) in SAME_FOLD and s and fold(s) == fold(name))}
     assert not wrong, wrong
 
 
-@pytest.mark.xfail(strict=True, reason='normalize.py expands "hong" to "không" inside a name typed without diacritics')
-@pytest.mark.parametrize("name", [n for n in NAMES if _unmarked_known_bug(n)])
+@pytest.mark.parametrize("name", [n for n in NAMES if _has_a_chat_word(n)])
 def test_names_with_hong_typed_without_diacritics(name):
     assert all(_street(t) == name for t in _forms(name) if t.isascii())
 

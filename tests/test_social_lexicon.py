@@ -548,3 +548,14 @@ def test_lexicon_055_reports(text, category):
 ])
 def test_lexicon_055_not_reports(text):
     assert not classify(text).is_report
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("hong biet nua", "không biet nua"),
+    ("mình hong có tiền", "mình không có tiền"),
+    ("ngap duong le hong phong quan 10", "ngap duong le hong phong quận 10"),
+    ("duong hong bang ngap", "duong hong bang ngap"),
+])
+def test_hong_is_khong_except_inside_a_name(text, expected):
+    from social.normalize import clean
+    assert clean(text) == expected
