@@ -191,10 +191,12 @@ def _negation(doc, m: Match) -> bool:
 def _asked(doc, j: int) -> bool:
     """Does a "?" end the clause at most three words after token j ("còn ngập không mọi người?")?"""
     folds, texts = doc.folds, doc.texts
+    if j < len(folds) and folds[j - 1] in _QUESTION_END and folds[j] in _AFTER_QUESTION:
+        return True  # "còn ngập ko ae, ..." : a particle after the "không" asks, with or without "?"
     for k in range(j, min(j + 4, len(folds))):
         if folds[k] is None:
             return "?" in texts[k]
-    return False
+    return j == len(folds) and folds[j - 1] in _QUESTION_END  # "còn ngập không" ending the post
 
 
 class Classifier:

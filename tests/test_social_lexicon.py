@@ -559,3 +559,17 @@ def test_lexicon_055_not_reports(text):
 def test_hong_is_khong_except_inside_a_name(text, expected):
     from social.normalize import clean
     assert clean(text) == expected
+
+
+@pytest.mark.parametrize("text, report", [
+    ("cho hoi duong nguyen huu canh gio con ngap ko ae, dinh chay qua", False),  # asks, without a "?"
+    ("duong nguyen huu canh con ngap khong", False),  # a question that ends the post
+    ("Đường Huỳnh Tấn Phát vẫn ngập không ai lo", True),  # "không ai": nobody, a complaint
+])
+def test_a_yes_no_question_without_a_question_mark(text, report):
+    assert classify(text).is_report == report
+
+
+def test_a_ward_named_like_a_province_is_in_the_city():
+    c = classify("cot vien thong o duong so 8 p.hiep binh phuoc bi nga nghieng vao nha dan")
+    assert c.is_report and c.category == "telecom", c
