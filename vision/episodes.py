@@ -1,12 +1,17 @@
 """Per-camera episodes on generated sequences: how many incidents the monitor confirms, how fast, and
-how many episodes it raises for nothing, per condition (day, night, IR) and scenario.
+how many episodes it raises for nothing, per condition (day, night, IR, and the dusk and dawn
+transitions) and scenario.
 
     python -m vision.episodes --seeds 1001-1020 [--json]
 
 Each (seed, condition, scenario) is one camera watched look by look: `WARMUP` calm looks (its calm
 reference is learned), then the scenario's event: water rising and receding, a tree falling and
-being cleared, or a rain spell / wet road with no event at all. Frames come from vision.scenes and
-go through the monitor's own per-look code (monitors.runner.CameraMonitor.step: both classical
+being cleared, or a rain spell / wet road / nothing ("calm") with no event at all. Under "dusk" the
+light falls while the scenario runs: day looks while the reference is learned, then `DUSK_LOOKS` dusk
+looks (the event starts with them: a flood rises as the light falls), then night; "dawn" is the same
+mirrored (after a day and a night: night, dusk, day). Every camera goes through both every day, so a
+false episode there would be raised daily. Frames come from vision.scenes and go through the monitor's
+own per-look code (monitors.runner.CameraMonitor.step: both classical
 analyzers on the camera's road zone, episode_active from the confirmation, K-of-N confirmation with
 the default K=3 of N=5), so what is measured is what a camera would raise.
 
@@ -29,14 +34,20 @@ from pathlib import Path
 
 from vision.scenes import camera_geometry, render_frame
 
-CONDITIONS = {"day": "day", "night": "night", "ir": "ir"}  # condition -> render_frame time
-SCENARIOS = ("flood", "tree", "wet_road", "rain")
+
+SCENARIOS = ("flood", "tree", "wet_road", "rain", "calm")
 CATEGORY = {"flood": "flooding", "tree": "fallen_tree"}  # scenarios with an event to confirm
 WARMUP = 6  # calm looks before the event (the reference needs baseline_warmup = 3)
 RISE = (0.08, 0.25, 0.65, 0.8, 0.9, 0.95, 0.95, 0.9, 0.8, 0.4, 0.15)  # water level per look
 TREE_LOOKS = 8  # looks the tree lies on the road before it is cleared
 SPELL = 10  # looks of rain / wet road
 AFTER = 5  # calm looks at the end (an episode must be able to end)
+DUSK_LOOKS = 8  # transitions: looks at dusk light, from the event's start
+# condition -> render_frame time: one for the whole sequence, or phases (time, looks; the last one lasts). In a
+# transition the event starts with the dusk phase; at dawn the camera has seen yesterday's daylight first
+CONDITIONS = {"day": "day", "night": "night", "ir": "ir",
+              "dusk": (("day", WARMUP), ("dusk", DUSK_LOOKS), ("night", 0)),
+              "dawn": (("day", WARMUP), ("night", WARMUP), ("dusk", DUSK_LOOKS), ("day", 0))}
 CITY = timezone(timedelta(hours=7))
 
 
@@ -52,9 +63,24 @@ def script(scenario: str) -> list[dict]:
         event = [{"rain": i < SPELL // 2, "wet": True} for i in range(SPELL)]
     elif scenario == "rain":
         event = [{"rain": True} for _ in range(SPELL)]
+    elif scenario == "calm":
+        event = [{} for _ in range(SPELL)]
     else:
         raise ValueError(f"unknown scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
     return calm + event + [dict(calm[0]) for _ in range(AFTER)]
+
+
+def timeline(condition: str, scenario: str) -> list[dict]:
+    """render_frame arguments per look, time of day included: a transition's dusk phase starts with the
+    scenario's event (calm looks are added before it when the phases before dusk outlast the warm-up)."""
+    looks = script(scenario)
+    phases = CONDITIONS[condition]
+    if isinstance(phases, str):
+        return [{**kw, "time": phases} for kw in looks]
+    lead = sum(n for t, n in phases[:[t for t, _ in phases].index("dusk")]) - WARMUP
+    looks = [dict(looks[0]) for _ in range(lead)] + looks
+    times = [t for t, n in phases[:-1] for _ in range(n)]
+    return [{**kw, "time": times[i] if i < len(times) else phases[-1][0]} for i, kw in enumerate(looks)]
 
 
 @dataclass
@@ -81,7 +107,7 @@ def run_sequence(seed: int, condition: str, scenario: str, evidence_dir: str | P
     from monitors.runner import CameraMonitor
     from vision.evidence import EvidenceStore
 
-    looks = script(scenario)
+    looks = timeline(condition, scenario)
     labels = []
     t0 = datetime(2026, 7, 1, 19, 0, tzinfo=CITY)
 
@@ -94,7 +120,7 @@ def run_sequence(seed: int, condition: str, scenario: str, evidence_dir: str | P
         def read(self):
             if self.i >= len(looks):
                 return None
-            img, label = render_frame(seed, self.i, time=CONDITIONS[condition], **looks[self.i])
+            img, label = render_frame(seed, self.i, **looks[self.i])
             labels.append(label)
             self.i += 1
             return Frame(img, t0 + timedelta(seconds=60 * self.i), f"look_{self.i - 1:03d}")
