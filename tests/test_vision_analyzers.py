@@ -312,3 +312,21 @@ def test_nightfall_raises_nothing_and_a_lit_night_has_its_own_reference(seed):
         assert events == [], (analyzer.category, scores)
         assert set(analyzer.references._refs) == {(False, False), (False, True)}
         assert analyzer.references.select(False, dark=True).ready
+
+
+@pytest.mark.parametrize("seed", [936, 944])
+def test_dusk_raises_nothing_against_the_daylight_reference(seed):
+    """At dusk a colour picture is not yet a night one, so it is compared with the daylight reference: the
+    whole scene dims and warms, the road with it, and that is light, not water (these cameras raised a flood)."""
+    frames = render_sequence(seed, [{"time": "day"}] * 6 + [{"time": "dusk"}] * 8 + [{"time": "night"}] * 4)
+    for analyzer in (FloodingAnalyzer(), FallenTreeAnalyzer()):
+        events, scores = run_sequence(analyzer, frames)
+        assert events == [], (analyzer.category, scores)
+
+
+def test_a_flood_rising_at_dusk_is_confirmed_at_dusk():
+    rise = (0.08, 0.25, 0.65, 0.8, 0.9, 0.95, 0.95, 0.9)
+    frames = render_sequence(936, [{"time": "day"}] * 6 + [{"time": "dusk", "water": lv, "rain": i < 5}
+                                                           for i, lv in enumerate(rise)])
+    events, scores = run_sequence(FloodingAnalyzer(), frames)
+    assert events and events[0][1] == "started" and 8 <= events[0][0] <= 12, (events, scores)

@@ -4,7 +4,8 @@ Kept at a low resolution (at most `width` px wide) of the zone's bounding box: t
 CIE Lab, the mean local texture (standard deviation of grey levels), and the mean edge strength.
 Learned from the first `warmup` calm looks (plain average), then updated slowly (exponential, `rate`)
 and only when the caller says the look was calm: no active episode and a low score. A flood or a
-fallen tree therefore never becomes "normal"; slow lighting changes (day → dusk) do.
+fallen tree therefore never becomes "normal"; slow lighting changes (day → dusk) do. It also keeps the light it
+was learned in (light_level, measured above the zone), so that a look can be brought to that light first.
 
 The reference answers per pixel "how different is this look from the calm zone": colour distance
 (ΔE in Lab), texture ratio and edge persistence (share of the reference's edges still visible:
@@ -53,9 +54,10 @@ def area_down(img: np.ndarray, k: int) -> np.ndarray:
 class Features:
     """Low-resolution features of a BGR crop: at most `width` px wide, by an integer box average."""
 
-    __slots__ = ("lab", "texture", "edges", "gray", "k")
+    __slots__ = ("lab", "texture", "edges", "gray", "k", "light")
 
-    def __init__(self, crop: np.ndarray, width: int = 160):
+    def __init__(self, crop: np.ndarray, width: int = 160, light: np.ndarray | None = None):
+        self.light = light  # the scene's light outside the zone (light_level), if the caller measured it
         h, w = crop.shape[:2]
         self.k = area_factor(w, width)
         if h // self.k >= 8 and w // self.k >= 8:
@@ -140,6 +142,7 @@ class ZoneBaseline:
         self.waiting = 0  # looks offered since the last calm one, while not ready
         self.forced = False  # the reference was (partly) learned from looks that were not calm
         self._ref: dict[str, _Stored] = {}
+        self.light: np.ndarray | None = None  # light_level of the warm-up looks: the light the reference is in
         self.key: tuple | None = None
         self._shape: tuple[int, int] | None = None
 
@@ -160,11 +163,18 @@ class ZoneBaseline:
     def ready(self) -> bool:
         return self.count >= self.warmup
 
-    def features(self, crop: np.ndarray) -> Features:
-        return Features(crop, self.width)
+    def features(self, crop: np.ndarray, light: np.ndarray | None = None) -> Features:
+        return Features(crop, self.width, light)
 
     def matches(self, key: tuple) -> bool:
         return self.key == key
+
+    def light_gain(self, light: np.ndarray | None) -> np.ndarray | None:
+        """Per channel (B, G, R), the factor that brings the scene's light now (light_level) back to the
+        reference looks' light (None if either was not measured)."""
+        if light is None or self.light is None:
+            return None
+        return np.clip((self.light + 1.0) / (light + 1.0), 0.2, 5.0)
 
     def offer(self, f: Features, key: tuple, calm: bool) -> None:
         """A look's features after it was judged: a calm one is folded in; one that is not, only when the
@@ -189,9 +199,12 @@ class ZoneBaseline:
             self.key = key
             self._shape = f.shape
             self._ref = {name: _Stored(getattr(f, name), scale) for name, scale in _SCALES.items()}
+            self.light = None if f.light is None else f.light.astype(np.float32)
             self.count = 1
             return
         a = 1.0 / (self.count + 1) if self.count < self.warmup else self.rate
+        if self.count < self.warmup and f.light is not None and self.light is not None:
+            self.light = self.light + a * (f.light - self.light)  # later looks come in corrected to this light
         for name, ref in self._ref.items():
             ref.fold(getattr(f, name), a, self.count)
         self.count += 1
@@ -255,6 +268,16 @@ class ZoneBaseline:
         need = cv2.max(cv2.multiply(edges, 0.4), strong * 0.5)
         now = cv2.compare(cv2.dilate(f.edges, _K3), need, cv2.CMP_GE)
         return ref, ref & ~now
+
+
+def light_level(image: np.ndarray, top: int) -> np.ndarray | None:
+    """The light on the scene where a flood or a tree on the road cannot be: the upper half of the frame above
+    `top` (the zone's top row), not the far road, which a flood covers too. Per channel (B, G, R), the 15th
+    percentile of a sparse sample: the darker lit surfaces (facades, walls), not the sky, which is the light's
+    source and turns grey with rain while the street does not. None if that band is thin."""
+    if top < 0.2 * image.shape[0]:
+        return None
+    return np.percentile(image[:top // 2:8, ::8].reshape(-1, 3), 15, axis=0).astype(np.float32)
 
 
 def picture_kind(image: np.ndarray, max_sat: float = 3.0, dark_val: float = 60.0) -> tuple[bool, bool]:

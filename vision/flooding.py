@@ -47,8 +47,10 @@ colour by day, colour at night, IR), water is a change of light level without ne
 flattened, damped by the lane marks still visible as above. In one image they are never judged a flood.
 
 Known limits: night/IR frames (no colour: only the strict grey test and the baseline remain; flagged
-`colourless`), brown dry surfaces (dirt roads, construction sites), very smooth new asphalt, glare; the
-daylight reference is used at dusk (not yet dark), where the warm light can read as a change.
+`colourless`), brown dry surfaces (dirt roads, construction sites), very smooth new asphalt, glare. At dusk and
+dawn (colour, not yet dark) the daylight reference is used, the look first brought to the reference's light as
+measured above the zone (vision.baseline.light_level); a camera's very first colour looks, if at dusk (no colour
+reference yet), are judged as one image is.
 """
 from __future__ import annotations
 
@@ -59,7 +61,7 @@ import cv2
 import numpy as np
 
 from vision.analyzer import AnalyzeContext, Analyzer, Observation
-from vision.baseline import KeepsReferences, picture_kind
+from vision.baseline import KeepsReferences, light_level, picture_kind
 from vision.zones import Zone
 
 SEVERITY = ((0.7, "nặng"), (0.45, "trung bình"), (0.0, "nhẹ"))  # water share → level (shown when positive)
@@ -260,6 +262,17 @@ class FloodingAnalyzer(KeepsReferences, Analyzer):
         dark = bright < p.dark_val  # night: the hues are the street lights'
         # without a calm reference to compare with, water must be a turbid sheet (see water_mask_work)
         no_reference = ctx.single or not (self.baseline.ready and self.baseline.matches(key))
+        # dusk, dawn, a cloud dim and tint the whole scene, facades with the road; water changes the road alone.
+        # So against a colour reference the look is first brought back to the reference's light, by the gain per
+        # channel that brings the lit surfaces above the zone back to theirs: what the whole picture shares is
+        # light, not water (the warm veil is then measured against the reference, not from the black level)
+        light = None if ctx.single else light_level(image, round(y0 * sy))
+        gain = None
+        if not no_reference and not (self.references.monochrome or self.references.dark):
+            gain = self.baseline.light_gain(light)
+        if gain is not None:
+            work = cv2.multiply(work, (*gain.tolist(), 0.0))
+            offset = None
         crop_mask, marks = self.water_mask_work(work, offset, sheets=no_reference)
 
         # colour available? (IR / night greyscale frames have none)
@@ -284,7 +297,7 @@ class FloodingAnalyzer(KeepsReferences, Analyzer):
         persistence = None
         feats = None
         if not ctx.single:
-            feats = self.baseline.features(work)
+            feats = self.baseline.features(work, light)
             if self.baseline.ready and self.baseline.matches(key):
                 mode = "baseline"
                 if self.references.monochrome or self.references.dark:
