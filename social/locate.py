@@ -388,8 +388,11 @@ _OTHER_AREA = re.compile(r"(?<![^\W_])(quận|huyện|thị xã|tỉnh|thành ph
 
 _DATE_NAME = re.compile(r"\d{1,2}/\d{1,2}")  # streets named after a date: "đường 30/4", "đường 3/2"
 _CODE_NAME = re.compile(r"[A-ZĐ]{1,3}\d{1,3}[A-Z]?")  # "D2", "N1", "GS1", "DT743": a code is the whole name
-_ROAD_CODE = Caseless(r"(?<![^\W_])(quốc lộ|tỉnh lộ|hương lộ|đường tỉnh|quoc lo|tinh lo|huong lo)\s+(\d{1,3}[a-z]?)(?![\w/])")
-_ROAD_CODE_FIRST = frozenset({"quốc", "tỉnh", "hương", "đường", "quoc", "tinh", "huong"})
+# numbered roads the gazetteer may not list ("Tỉnh lộ 8"); "đường tỉnh 741" is left to it (a scan for every "đường"
+# would cost every post)
+_ROAD_CODE = Caseless(r"(?<![^\W_])(quốc lộ|tỉnh lộ|hương lộ|quoc lo|tinh lo|huong lo)\s+(\d{1,3}[a-z]?)(?![\w/])")
+_ROAD_CODE_FIRST = frozenset({"quốc", "tỉnh", "hương", "quoc", "tinh", "huong"})
+_ROAD_KIND = {"quoc": "Quốc lộ", "tinh": "Tỉnh lộ", "huong": "Hương lộ"}
 
 
 # "anh Lê Văn Thọ", "bà Nguyễn Thị Minh Khai": a person's name written like a street's, after a title
@@ -536,7 +539,7 @@ class Locator:
         else:
             generic = ()
         if not _ROAD_CODE_FIRST.isdisjoint(texts):
-            generic = list(generic) + [(m.start(), m.end(), f"{m.group(1).split()[0].capitalize()} lộ {m.group(2).upper()}")
+            generic = list(generic) + [(m.start(), m.end(), f"{_ROAD_KIND[fold(m.group(1).split()[0]).lower()]} {m.group(2).upper()}")
                                        for m in _ROAD_CODE.finditer(cleaned)]
         for a, b, name in generic:
             # a name running into a ward or district ("Đường D2 Bình Thạnh") ends where that begins

@@ -573,3 +573,7 @@ def test_a_yes_no_question_without_a_question_mark(text, report):
 def test_a_ward_named_like_a_province_is_in_the_city():
     c = classify("cot vien thong o duong so 8 p.hiep binh phuoc bi nga nghieng vao nha dan")
     assert c.is_report and c.category == "telecom", c
+
+
+def test_numbered_roads_typed_without_diacritics_keep_their_kind():
+    assert locate("cây ngã trên tinh lo 15 sáng nay").street == "Tỉnh lộ 15"
