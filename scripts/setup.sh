@@ -14,8 +14,8 @@ if ! "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 
-extras=test
-[ "${1:-}" = "--test-tools" ] && extras=test,train
+extras=test,compile
+[ "${1:-}" = "--test-tools" ] && extras=test,compile,train
 
 # Re-install only when the dependency declarations (or the extras asked for) changed since the last set-up.
 stamp=.venv/.watch1022-installed
@@ -32,6 +32,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   fi
   echo "$want" > "$stamp"
 fi
+
+# The social text path compiled with mypyc (~45 s, only when its sources changed); plain Python if that fails.
+.venv/bin/python scripts/build_social.py || echo "warning: the social text path runs as plain Python (slower)" >&2
 
 if [ "${1:-}" = "--test-tools" ]; then
   missing=""

@@ -25,62 +25,19 @@ from pathlib import Path
 from typing import Iterable
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
+from social import HERE  # (not __file__: mypyc gives a compiled module another)
+from social.errors import LexiconError
+from social.lexicon_schema import LexiconFile, Scoring
 from social.normalize import Caseless, analyse, fold
 from social.phrases import Match, Phrase, PhraseIndex, PhraseSet, parse_phrases
 
 __all__ = ["Classification", "Classifier", "Lexicon", "LexiconError", "load_lexicon", "default_classifier",
            "classify", "LEXICON_PATH"]
 
-LEXICON_PATH = Path(__file__).resolve().parent / "lexicon.yaml"
+LEXICON_PATH = HERE / "lexicon.yaml"
 WEIGHTS = {"strong": 2.0, "cues": 1.0, "weak": 0.5}
-
-
-class LexiconError(ValueError):
-    """lexicon.yaml is wrong; the message names the key."""
-
-
-# ---- the file's shape -----------------------------------------------------------------------------------
-class _Conf(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Scoring(_Conf):
-    bias: float = -1.5
-    cue_cap: float = Field(3.0, gt=0)
-    report_cap: float = Field(3.0, ge=0)
-    context_floor: float = Field(-6.0, le=0)
-    date_marker: float = 1.0
-    other_place: float = -5.0
-    other_place_with_hcmc: float = -0.5
-    question_without_report: float = -2.0
-    past_year: float = -4.0
-    precedence: list[tuple[str, str]] = Field(default_factory=list)
-
-
-class CategoryLexicon(_Conf):
-    strong: list[str] = Field(default_factory=list)
-    cues: list[str] = Field(default_factory=list)
-    weak: list[str] = Field(default_factory=list)
-    not_: list[str] = Field(default_factory=list, alias="not")
-
-
-class ContextGroup(_Conf):
-    kind: str = Field(pattern=r"^[a-z_]+$")
-    weight: float
-    phrases: list[str] = Field(min_length=1)
-
-
-class LexiconFile(_Conf):
-    version: str = Field(min_length=1)
-    scoring: Scoring = Field(default_factory=Scoring)
-    categories: dict[str, CategoryLexicon] = Field(min_length=1)
-    masks: list[str] = Field(default_factory=list)
-    name_parts: list[str] = Field(default_factory=list)
-    context: list[ContextGroup] = Field(default_factory=list)
-    other_places: list[str] = Field(default_factory=list)
-    hcmc_markers: list[str] = Field(default_factory=list)
 
 
 # ---- compiled lexicon -----------------------------------------------------------------------------------
@@ -259,10 +216,10 @@ class Classifier:
                 ms = shown
             if len(ms) > 1:
                 # a cue inside a longer cue of at least its weight ("ngập" in "ngập sâu") adds nothing
-                spans = [(o.start, o.end, o.phrase.weight) for o in ms]
+                weighed = [(o.start, o.end, o.phrase.weight) for o in ms]
                 outside = []
-                for m, (a, b, w) in zip(ms, spans):
-                    for s, e, wo in spans:
+                for m, (a, b, w) in zip(ms, weighed):
+                    for s, e, wo in weighed:
                         if s <= a and b <= e and e - s > b - a and wo >= w:
                             break
                     else:

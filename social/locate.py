@@ -45,6 +45,8 @@ import yaml
 
 import re
 
+from social import HERE  # (not __file__: mypyc gives a compiled module another)
+from social.errors import GazetteerError
 from social.normalize import Caseless, Doc, analyse, fold
 from social.phrases import Match, PhraseIndex, PhraseSet, parse_phrase
 
@@ -52,8 +54,8 @@ __all__ = ["Place", "Ward", "LegacyWard", "District", "Street", "Gazetteer", "Lo
            "default_locator", "load_gazetteer", "CITY_CENTRE", "STREETS_PATH", "GazetteerError"]
 
 CITY_CENTRE = (10.7769, 106.7009)
-STREETS_PATH = Path(__file__).resolve().parent / "streets.yaml"
-LANDMARKS_PATH = Path(__file__).resolve().parent / "landmarks.yaml"
+STREETS_PATH = HERE / "streets.yaml"
+LANDMARKS_PATH = HERE / "landmarks.yaml"
 HCMC = "Thành phố Hồ Chí Minh"
 LEGACY_PROVINCES = (HCMC, "Tỉnh Bình Dương", "Tỉnh Bà Rịa - Vũng Tàu")
 MAX_STREET_KM = {"ward": 3.0, "district": 6.0}
@@ -73,10 +75,6 @@ _THU_DUC_PARTS = {
                      "Hiệp Bình Chánh", "Linh Chiểu", "Linh Tây", "Linh Đông", "Bình Thọ", "Trường Thọ"),
 }
 _THU_DUC_CITY = "Thành phố Thủ Đức"
-
-
-class GazetteerError(RuntimeError):
-    """The ward data or streets.yaml cannot be read."""
 
 
 # ---- gazetteer entries -------------------------------------------------------------------------------
@@ -128,6 +126,13 @@ class Street:
     aliases: tuple[str, ...] = ()
 
 
+Precision = Literal["exact", "street", "ward", "city"]  # Candidate's precision
+# what was actually matched: an intersection of two known streets, a landmark, a street, ...
+Level = Literal["intersection", "landmark", "street", "ward", "district", "city"]
+_PRECISION: dict[Level, Precision] = {"landmark": "street", "street": "street", "ward": "ward", "district": "ward",
+                                      "city": "city", "intersection": "exact"}
+
+
 @dataclass(frozen=True)
 class Place:
     lat: float
@@ -136,9 +141,8 @@ class Place:
     street: str | None = None
     address: str | None = None
     district: str | None = None  # the old district named in the text ("Quận 1")
-    precision: Literal["exact", "street", "ward", "city"] = "city"  # Candidate's precision
-    # what was actually matched: an intersection of two known streets, a landmark, a street, ...
-    level: Literal["intersection", "landmark", "street", "ward", "district", "city"] = "city"
+    precision: Precision = "city"
+    level: Level = "city"
     ward_legacy: str | None = None  # the old ward named in the text ("Phường 6, Quận Bình Thạnh")
     matched: tuple[str, ...] = ()  # the place names as written in the post
     landmark: str | None = None  # a landmark from landmarks.yaml ("ngã tư Hàng Xanh")
@@ -178,7 +182,8 @@ def with_road_word(name: str) -> str:
 
 
 def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
-    (lat1, lon1), (lat2, lon2) = a, b
+    lat1, lon1 = a
+    lat2, lon2 = b
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
@@ -350,7 +355,7 @@ def load_gazetteer(data_dir: str | Path | None = None, streets_path: str | Path 
 
 
 # ---- locating -------------------------------------------------------------------------------------------
-def _longest_first(matches: list[Match], taken: list[Match] = ()) -> list[Match]:
+def _longest_first(matches: list[Match], taken: list[Match] | tuple[()] = ()) -> list[Match]:
     """Keep the longest matches that do not overlap each other nor `taken`; in text order."""
     if not matches or (len(matches) == 1 and not taken):
         return list(matches)
@@ -510,14 +515,14 @@ class Locator:
         legacy_name = f"{legacy.name}, {legacy.district}" if legacy else None
         if not (ward or legacy) and district is not None:
             # an old numbered ward that the data no longer lists (merged before July 2025): keep its name
-            m = _OLD_NUM_WARD.search(cleaned)
-            if m:
-                legacy_name = f"Phường {int(m.group(1))}, {district.name}"
-                ward_text = m.group(0)
+            old = _OLD_NUM_WARD.search(cleaned)
+            if old:
+                legacy_name = f"Phường {int(old.group(1))}, {district.name}"
+                ward_text = old.group(0)
 
         matched = [t for t in (ward_text, dist_ms[0].text if dist_ms else None) if t]
         ref: tuple[float, float] | None = None
-        level = "city"
+        level: Level = "city"
         if legacy:
             ref, level = (legacy.lat, legacy.lon), "ward"
             ward = legacy.current
@@ -537,7 +542,7 @@ class Locator:
             taken = [(m.char_start, m.char_end) for m in street_ms + ward_ms + dist_ms + land_ms]
             generic = _generic_streets(cleaned, _lead_matches(_STREET_AFTER, doc, _STREET_AFTER_FIRST, odd), taken)
         else:
-            generic = ()
+            generic = []
         if not _ROAD_CODE_FIRST.isdisjoint(texts):
             generic = list(generic) + [(m.start(), m.end(), f"{_ROAD_KIND[fold(m.group(1).split()[0]).lower()]} {m.group(2).upper()}")
                                        for m in _ROAD_CODE.finditer(cleaned)]
@@ -558,7 +563,7 @@ class Locator:
         street_name = None
         street_addr = None
         pos = ref
-        precision_override = None
+        precision_override: Precision | None = None
         cross = (self._intersection(cleaned, mentions, _lead_matches(_CROSS, doc, _CROSS_FIRST, odd))
                  if odd or not _CROSS_FIRST.isdisjoint(texts) else None)
         if cross is not None:
@@ -596,15 +601,14 @@ class Locator:
 
         other_area = None
         if district is None and not _OTHER_AREA_FIRST.isdisjoint(texts):
-            for m in _OTHER_AREA.finditer(cleaned):
-                if fold(m.group(2)) not in ("ho chi minh",):
-                    other_area = f"{m.group(1)} {m.group(2)}"
+            for area in _OTHER_AREA.finditer(cleaned):
+                if fold(area.group(2)) not in ("ho chi minh",):
+                    other_area = f"{area.group(1)} {area.group(2)}"
                     break
 
         if pos is None:
             pos = CITY_CENTRE
-        precision = precision_override or {"landmark": "street", "street": "street", "ward": "ward",
-                                           "district": "ward", "city": "city"}[level]
+        precision = precision_override or _PRECISION[level]
         address = self._address(street_addr or (landmark.name if landmark else None), ward, legacy_name, district)
         return Place(lat=round(pos[0], 6), lon=round(pos[1], 6), ward=ward.name if ward else None,
                      street=street_name, address=address,

@@ -521,7 +521,7 @@ _RT = re.compile(r"^\s*(?:RT\s*:?\s*@[\w.]+|RT\s*:)", re.IGNORECASE)
 
 def is_retweet(text: str | None) -> bool:
     """True for a classic retweet/re-share: the text starts with "RT @user" or "RT:"."""
-    return bool(text) and bool(_RT.match(nfc(text)))
+    return text is not None and bool(_RT.match(nfc(text)))
 
 
 def text_fingerprint(text: str) -> str:

@@ -140,9 +140,9 @@ class _Node:
     of the phrases complete here."""
     __slots__ = ("words", "gaps", "ends", "inner", "plain", "_by_slot")
 
-    def __init__(self):
-        self.words: dict[str, list[tuple[frozenset[str], _Node]]] = {}
-        self.gaps: list[tuple[int, _Node, frozenset[str] | None]] = []
+    def __init__(self) -> None:
+        self.words: dict[str | None, list[tuple[frozenset[str], _Node]]] = {}  # (a break token, None, is never a key)
+        self.gaps: list[tuple[int, _Node, frozenset[str | None] | None]] = []
         self.ends: list[tuple[int, str, Phrase]] = []
         self.inner = False  # has words or gaps after it (set once the trie is built)
         self.plain = False  # words after it, nothing else: no phrase ends here, no gap follows
@@ -203,10 +203,10 @@ class PhraseIndex:
         # first word → (its children that are not plain, {second word → the plain children's next steps}): most
         # first words are common ("đường", "cây") and begin phrases whose second word is rarely there, so the
         # second word is looked up once for all of them.
-        self._roots: dict[str, tuple[list, dict | None]] = {}
+        self._roots: dict[str | None, tuple[list, dict | None]] = {}
         for f, cands in self._root.words.items():
             others = [(ms, child) for ms, child in cands if not child.plain]
-            nxt: dict[str, list] = {}
+            nxt: dict[str | None, list] = {}
             for ms, child in cands:
                 if child.plain:
                     for f2, cands2 in child.words.items():
