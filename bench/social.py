@@ -1,11 +1,14 @@
 """Throughput of the social text path on one core: normalise → classify → locate, per post.
 
-    python bench/social.py [--posts N] [--seconds S]
+    python bench/social.py [--posts N] [--no-python]
 
 Posts are generated from templates written for 1022 Watch (reports, non-reports, with and without
 diacritics, abbreviations), all distinct, so caches keyed on the whole text do not help. Next to it, in
 the same run, a bare regex scan of the same posts (one combined keyword regex, no normalisation), as the
-floor to compare with. Last line: {"posts_per_s": x, "regex_posts_per_s": y}.
+floor to compare with. The text path runs as installed: compiled with mypyc when scripts/build_social.py built it
+(scripts/setup.sh does), else as plain Python; the same posts then go through the plain Python path in a child
+process (WATCH1022_PURE_PYTHON=1) for comparison. Last line: {"posts_per_s": x, "regex_posts_per_s": y,
+"text_path": "compiled" | "pure Python (...)", "python_posts_per_s": z}.
 """
 from __future__ import annotations
 
@@ -14,12 +17,14 @@ import json
 import os
 import random
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import social  # noqa: E402
 from social.classify import default_classifier  # noqa: E402
 from social.locate import default_locator  # noqa: E402
 from social.normalize import fold  # noqa: E402
@@ -83,6 +88,8 @@ def bench_regex(posts: list[str]) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--posts", type=int, default=20000)
+    ap.add_argument("--no-python", action="store_true", help="skip the plain Python run in a child process")
+    ap.add_argument("--pipeline-only", action="store_true", help=argparse.SUPPRESS)  # the child's run
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
         try:
@@ -92,10 +99,20 @@ def main() -> int:
     posts = make_posts(args.posts)
     fold("x")
     pps = bench_pipeline(posts)
+    if args.pipeline_only:
+        print(json.dumps({"posts_per_s": round(pps, 1), "text_path": social.RUNNING}))
+        return 0
     rps = bench_regex(posts)
-    print(f"normalise → classify → locate: {pps:,.0f} posts/s ({args.posts} posts, one core)")
+    figures = {"posts_per_s": round(pps, 1), "regex_posts_per_s": round(rps, 1), "text_path": social.RUNNING}
+    print(f"normalise → classify → locate: {pps:,.0f} posts/s ({args.posts} posts, one core, {social.RUNNING})")
     print(f"bare regex scan:               {rps:,.0f} posts/s")
-    print(json.dumps({"posts_per_s": round(pps, 1), "regex_posts_per_s": round(rps, 1)}))
+    if not args.no_python and social.running_compiled():
+        r = subprocess.run([sys.executable, __file__, "--posts", str(args.posts), "--pipeline-only"],
+                           env={**os.environ, "WATCH1022_PURE_PYTHON": "1"}, capture_output=True, text=True, check=True)
+        py = json.loads(r.stdout.splitlines()[-1])["posts_per_s"]
+        figures["python_posts_per_s"] = py
+        print(f"the same path as plain Python: {py:,.0f} posts/s (compiled: x{pps / py:.2f})")
+    print(json.dumps(figures))
     return 0
 
 

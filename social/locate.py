@@ -133,7 +133,9 @@ _PRECISION: dict[Level, Precision] = {"landmark": "street", "street": "street", 
                                       "city": "city", "intersection": "exact"}
 
 
-@dataclass(frozen=True)
+# (A dataclass for its ==, hash, repr and fields, with an __init__ of its own: compiled, that builds it ~25x faster than
+# the generated one of a frozen dataclass. Read it as a value; nothing changes it after it is made.)
+@dataclass(init=False, unsafe_hash=True)
 class Place:
     lat: float
     lon: float
@@ -148,6 +150,14 @@ class Place:
     landmark: str | None = None  # a landmark from landmarks.yaml ("ngã tư Hàng Xanh")
     cross_street: str | None = None  # the other street of an intersection
     other_area: str | None = None  # a district named that is not in HCMC ("huyện Gia Lâm")
+
+    def __init__(self, lat: float, lon: float, ward: str | None = None, street: str | None = None,
+                 address: str | None = None, district: str | None = None, precision: Precision = "city",
+                 level: Level = "city", ward_legacy: str | None = None, matched: tuple[str, ...] = (),
+                 landmark: str | None = None, cross_street: str | None = None, other_area: str | None = None):
+        self.lat, self.lon, self.ward, self.street, self.address = lat, lon, ward, street, address
+        self.district, self.precision, self.level, self.ward_legacy = district, precision, level, ward_legacy
+        self.matched, self.landmark, self.cross_street, self.other_area = matched, landmark, cross_street, other_area
 
     def to_location(self) -> dict:
         """The Candidate's location object."""

@@ -26,7 +26,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 __all__ = [
     "nfc", "fold", "has_diacritics", "expand_abbreviations", "strip_urls", "clean",
@@ -44,6 +44,7 @@ _NEWLINE = re.compile(r" *\n *")
 # no alternation, so that the engine scans for it without trying a match at every position
 _ODD_CHAR = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\u00ad\t\u00a0\u2000-\u200a\u202f\u205f\u3000]")
 
+_V = TypeVar("_V")
 _LAST_LOWER = ("", "")  # (text, _re_lower(text)) of the last call: one post's text is searched several times
 
 
@@ -76,6 +77,16 @@ class _Memo(dict):
             self.clear()
         got = self[key] = self.compute(key)
         return got
+
+
+# The hot loops read such memos inline (`got = memo.get(key)`, then `_..._miss(key)` on a miss): a plain dict lookup,
+# which compiled code makes without a Python call.
+def _keep(memo: dict[str, _V], key: str, value: _V, bound: int) -> _V:
+    """memo[key] = value, kept; the memo is emptied first when it reaches its bound."""
+    if len(memo) >= bound:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 class Caseless:
@@ -254,7 +265,16 @@ _ABBR_FIRST_RX = [re.compile(w) for w in _ABBR_FIRST_WORD]
 # A piece of lowercased text between two spaces → does a word in it begin a match of _ABBR_WORDS? No match spans a
 # space and a space is no letter for its boundaries, so a text has a match iff one of its pieces has: a dict lookup
 # per piece instead of the pattern tried at every position of every post.
-_abbr_piece = _Memo(lambda piece: _ABBR_WORDS.low_pattern.search(piece) is not None, 100_000).__getitem__
+_ABBR_PIECES: dict[str, bool] = {}
+
+
+def _abbr_piece_miss(piece: str) -> bool:
+    return _keep(_ABBR_PIECES, piece, _ABBR_WORDS.low_pattern.search(piece) is not None, 100_000)
+
+
+def _abbr_piece(piece: str) -> bool:
+    got = _ABBR_PIECES.get(piece)
+    return _abbr_piece_miss(piece) if got is None else got
 
 
 @lru_cache(maxsize=4096)
@@ -309,8 +329,16 @@ def expand_abbreviations(text: str) -> str:
     The patterns apply in order, each to the text the earlier ones left (as one re.sub each would).
     """
     low = _re_lower(text)
-    if len(low) == len(text) and not any(map(_abbr_piece, low.split(" "))):
-        return text  # (Caseless searches the lowercased text then: its pieces are what is searched)
+    if len(low) == len(text):  # (Caseless searches the lowercased text then: its pieces are what is searched)
+        pieces = _ABBR_PIECES
+        for piece in low.split(" "):
+            got = pieces.get(piece)
+            if got is None:
+                got = _abbr_piece_miss(piece)
+            if got:
+                break
+        else:
+            return text
     todo = _abbr_todo(text)
     while todo:
         i = min(todo)
@@ -380,17 +408,25 @@ def typed_without_diacritics(text: str) -> bool:
     text = strip_urls(unicodedata.normalize("NFC", text))
     if "@" in text:
         text = _MENTION.sub(" ", text)
-    chunks = text.split()
-    words = sum(map(_chunk_words, chunks))
-    if not words:
-        return True
-    return sum(map(_chunk_marked, chunks)) / words < LOOSE_BELOW
+    words = marked = 0
+    chunks = _CHUNKS
+    for chunk in text.split():
+        got = chunks.get(chunk)
+        if got is None:
+            got = _chunk_miss(chunk)
+        words += got[0]
+        marked += got[1]
+    return not words or marked / words < LOOSE_BELOW
 
 
 # A piece of text between spaces → its number of words, and of words written with diacritics (a word never spans a
 # space).
-_chunk_words = _Memo(lambda chunk: len(_WORD.findall(chunk)), 200_000).__getitem__
-_chunk_marked = _Memo(lambda chunk: sum(map(_marked, _WORD.findall(chunk))), 200_000).__getitem__
+_CHUNKS: dict[str, tuple[int, int]] = {}
+
+
+def _chunk_miss(chunk: str) -> tuple[int, int]:
+    words = _WORD.findall(chunk)
+    return _keep(_CHUNKS, chunk, (len(words), sum(map(_marked, words))), 200_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,36 +478,69 @@ class Doc(NamedTuple):
                      for t, f, m, x, a, b in zip(self.texts, self.folds, self.marks, self.lax, self.starts, self.ends))
 
 
-def _piece_tokens(piece: str) -> tuple[tuple[tuple, int, int], ...]:
-    """(_word analysis, start, end in the piece) of each token of a piece of text between two spaces. No token spans
+class _Piece(NamedTuple):
+    """The tokens of a piece of text between two spaces, as columns (what Doc holds for a whole text). No token spans
     a space (a break token's look for a space or the end sees the same at the end of a piece), so a text's tokens
-    are its pieces' tokens."""
+    are its pieces' tokens, and a text's columns its pieces' columns end to end."""
+    texts: tuple[str, ...]
+    folds: tuple[str | None, ...]
+    marks: tuple[str, ...]
+    lax: tuple[bool, ...]
+    soft: tuple[bool, ...]
+    starts: tuple[int, ...]  # in the piece
+    ends: tuple[int, ...]
+
+
+_NO_TOKENS = _Piece((), (), (), (), (), (), ())
+
+
+def _piece_tokens(piece: str) -> _Piece:
     parts = _TOKEN_SPLIT.split(piece)  # gap, token, gap, ..., token, gap: the running sum of their lengths
+    if len(parts) == 1:
+        return _NO_TOKENS
     bounds = tuple(accumulate(map(len, parts)))  # gives each token's start and end
-    return tuple(zip(map(_word, parts[1::2]), bounds[0:-1:2], bounds[1::2]))
+    texts, folds, marks, lax, soft = zip(*map(_word, parts[1::2]))
+    return _Piece(texts, folds, marks, lax, soft, bounds[0:-1:2], bounds[1::2])
 
 
 # pieces recur from post to post: the token regex, costly per character, runs only on a piece not seen yet
-_piece = _Memo(_piece_tokens, 100_000).__getitem__
+_PIECES: dict[str, _Piece] = {}
+
+
+def _piece_miss(piece: str) -> _Piece:
+    return _keep(_PIECES, piece, _piece_tokens(piece), 100_000)
 
 
 def _scan(text: str, loose: bool) -> Doc:
-    words: list[tuple] = []
+    texts: list[str] = []
+    folds: list[str | None] = []
+    marks: list[str] = []
+    lax: list[bool] = []  # Token.loose in a loose text, soft otherwise (see Doc)
     starts: list[int] = []
     ends: list[int] = []
     pos = 0  # where the piece starts in the text
+    pieces = _PIECES
     for piece in text.split(" "):
-        for w, a, b in _piece(piece):
-            words.append(w)
-            starts.append(pos + a)
-            ends.append(pos + b)
+        got = pieces.get(piece)
+        if got is None:
+            got = _piece_miss(piece)
+        if got.texts:
+            texts += got.texts
+            folds += got.folds
+            marks += got.marks
+            lax += got.lax if loose else got.soft
+            if pos:
+                starts += [pos + a for a in got.starts]
+                ends += [pos + b for b in got.ends]
+            else:
+                starts += got.starts
+                ends += got.ends
         pos += len(piece) + 1
-    if not words:
+    if not texts:
         return Doc(text, loose, (), (), (), (), (), ())
-    texts, folds, marks, lax, soft = zip(*words)
     no = (False,) * len(texts)
-    return Doc(text, loose, texts, folds, marks, lax if loose else no, tuple(starts), tuple(ends),
-               no if loose else soft)
+    return Doc(text, loose, tuple(texts), tuple(folds), tuple(marks), tuple(lax) if loose else no, tuple(starts),
+               tuple(ends), no if loose else tuple(lax))
 
 
 def doc_of_tokens(tokens, cleaned: str = "") -> Doc:

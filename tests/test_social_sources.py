@@ -490,3 +490,7 @@ def test_bench_prints_json_last_line():
     assert out.returncode == 0, out.stderr
     last = json.loads(out.stdout.strip().splitlines()[-1])
     assert last["posts_per_s"] > 0 and last["regex_posts_per_s"] > last["posts_per_s"]
+    import social
+    assert last["text_path"] == social.RUNNING
+    if social.running_compiled():  # the plain Python path measured beside it, on the same posts
+        assert last["python_posts_per_s"] > 0
