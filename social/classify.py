@@ -134,6 +134,7 @@ _DIGIT = re.compile(r"\d")
 # A year named as the time of the event ("hồi năm 2018", "vào năm 2020", "năm 2019"), on folded text; not the
 # year of a full date ("ngày 12 tháng 10 năm 2025").
 _PAST_YEAR = re.compile(r"(?<![^\W_])(?:(?:hoi|vao|trong|cuoi|dau|giua)\s+(?:nam\s+)?|nam\s+)(?:19|20)\d\d(?!\d)")
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")  # what _PAST_YEAR needs in the text
 _MONTH_BEFORE = re.compile(r"thang\s*\d{1,2}\s*$")
 _NOT_DATE_BEFORE = re.compile(r"(?:đường|duong|hẻm|hem|số|so|kiệt|ngõ)\s*$", re.IGNORECASE)
 _QUESTION_MARK = re.compile(r"\?\s*$|\?\s")
@@ -273,11 +274,14 @@ class Classifier:
         digit = _DIGIT.search(cleaned)  # a date or a time starts with a digit: search from the first
         for d in (_DATE.finditer(cleaned, digit.start()) if digit else ()):
             # the longest of those words has 5 letters: the end of what comes before is enough
-            if not _NOT_DATE_BEFORE.search(cleaned[: d.start()].rstrip()[-5:]):
+            end = d.start()
+            while end and cleaned[end - 1].isspace():
+                end -= 1
+            if not _NOT_DATE_BEFORE.search(cleaned[max(0, end - 5):end]):
                 report += sc.date_marker
                 signals.append(f"report:{cleaned[d.start():d.end()]}")
                 break
-        if digit and ("19" in cleaned or "20" in cleaned):  # a year of the past starts so
+        if digit and _YEAR.search(cleaned, digit.start()):  # (folding the text costs more than the search)
             low = fold(cleaned)
             for y in _PAST_YEAR.finditer(low):
                 if not _MONTH_BEFORE.search(low[max(0, y.start() - 12):y.start()]):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Iterable, NamedTuple, Sequence
+from typing import Iterable, Sequence
 
 from social.normalize import Doc, Token, doc_of_tokens, fold, mark_signature
 
@@ -40,15 +40,27 @@ class Phrase:
     label: str = ""  # what the phrase stands for (a category, a context kind, a place ...)
 
 
-class Match(NamedTuple):
-    """One occurrence of a phrase: token span [start, end), character span, and the text as written. (A named
-    tuple: the matcher builds it with tuple.__new__, without a Python call; its fields read as fast as slots.)"""
-    phrase: Phrase
-    start: int
-    end: int
-    char_start: int
-    char_end: int
-    text: str
+class Match:
+    """One occurrence of a phrase: token span [start, end), character span, and the text as written. (A plain class:
+    compiled, it is built and read as a C struct.)"""
+    __slots__ = ("phrase", "start", "end", "char_start", "char_end", "text")
+
+    def __init__(self, phrase: Phrase, start: int, end: int, char_start: int, char_end: int, text: str) -> None:
+        self.phrase = phrase
+        self.start = start
+        self.end = end
+        self.char_start = char_start
+        self.char_end = char_end
+        self.text = text
+
+    def _key(self) -> tuple[Phrase, int, int, int, int, str]:
+        return self.phrase, self.start, self.end, self.char_start, self.char_end, self.text
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Match) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     def overlaps(self, other: "Match") -> bool:
         return self.start < other.end and other.start < self.end
@@ -172,10 +184,66 @@ class _Node:
         return node
 
 
+_Step = tuple[frozenset[str], _Node]  # (marks accepted, the node after the word)
+_Second = tuple[frozenset[str], frozenset[str], _Node]  # (first word's marks, second word's marks, the node after)
+
+
 class _Found(dict):
     """find_all's answer: a set without matches is not stored and reads as an empty list."""
     def __missing__(self, name: str) -> list[Match]:
         return []
+
+
+class _Walk:
+    """One post's walk through the trie (PhraseIndex.find_all): the tokens' columns, and the phrases found at the
+    token where the walk started, by their order → (order, set name, phrase, end token).
+
+    Mixed typing: in a text typed with diacritics, a word typed without them ("cay" in "cay ngã") may stand for a
+    word of a phrase when another word of that match carries its diacritics ("ngã"). `st` follows the walk: 0
+    nothing yet, 1 a word matched with its diacritics (anchored), 2 a word stood in, not anchored yet; a phrase
+    completed in state 2 does not count. (A class, not a closure: compiled, a method call is a C call.)"""
+
+    def __init__(self, folds: tuple[str | None, ...], marks: tuple[str, ...], lax: tuple[bool, ...],
+                 soft: tuple[bool, ...]) -> None:
+        self.folds, self.marks, self.lax, self.soft = folds, marks, lax, soft
+        self.n = len(folds)
+        self.found: dict[int, tuple[int, str, Phrase, int]] = {}
+
+    def reach(self, node: _Node, j: int, st: int) -> None:
+        """The walk has matched up to `node`, before token j: record the phrases complete here (the first success
+        in depth-first order is a phrase's match), then go on (words first, then gaps, small first)."""
+        found, folds, marks, lax, soft, n = self.found, self.folds, self.marks, self.lax, self.soft, self.n
+        if st != 2:
+            for entry in node.ends:
+                if entry[0] not in found:
+                    found[entry[0]] = (*entry, j)
+        if not node.inner:
+            return
+        if j < n and node.words:
+            cands = node.words.get(folds[j])  # None (a break) is never a key
+            if cands:
+                for ms, child in cands:
+                    if lax[j] or marks[j] in ms:
+                        self.reach(child, j + 1, 1 if marks[j] else st)
+                    elif soft[j]:
+                        self.reach(child, j + 1, 1 if st == 1 else 2)
+        for max_words, child, after in node.gaps:
+            if after is not None and after.isdisjoint(folds[j:j + max_words + 1]):
+                continue
+            for skip in range(max_words + 1):
+                k = j + skip
+                if k > n or (skip and folds[k - 1] is None):
+                    break
+                if child.plain:  # the usual "a ~N b": try b here without a call
+                    cands = child.words.get(folds[k]) if k < n else None
+                    if cands:
+                        for ms, c in cands:
+                            if lax[k] or marks[k] in ms:
+                                self.reach(c, k + 1, 1 if marks[k] else st)
+                            elif soft[k]:
+                                self.reach(c, k + 1, 1 if st == 1 else 2)
+                else:
+                    self.reach(child, k, st)
 
 
 class PhraseIndex:
@@ -203,10 +271,11 @@ class PhraseIndex:
         # first word → (its children that are not plain, {second word → the plain children's next steps}): most
         # first words are common ("đường", "cây") and begin phrases whose second word is rarely there, so the
         # second word is looked up once for all of them.
-        self._roots: dict[str | None, tuple[list, dict | None]] = {}
+        # (precise types: compiled, the walk then reads nodes and tuples without generic lookups)
+        self._roots: dict[str | None, tuple[list[_Step], dict[str | None, list[_Second]] | None]] = {}
         for f, cands in self._root.words.items():
             others = [(ms, child) for ms, child in cands if not child.plain]
-            nxt: dict[str | None, list] = {}
+            nxt: dict[str | None, list[_Second]] = {}
             for ms, child in cands:
                 if child.plain:
                     for f2, cands2 in child.words.items():
@@ -220,48 +289,9 @@ class PhraseIndex:
         folds, marks, lax, soft, starts, ends = doc.folds, doc.marks, doc.lax, doc.soft, doc.starts, doc.ends
         n = len(folds)
         text = doc.cleaned
-        found: dict[int, tuple[int, str, Phrase, int]] = {}
-
-        # Mixed typing: in a text typed with diacritics, a word typed without them ("cay" in "cay ngã") may stand
-        # for a word of a phrase when another word of that match carries its diacritics ("ngã"). `st` follows the
-        # walk: 0 nothing yet, 1 a word matched with its diacritics (anchored), 2 a word stood in, not anchored
-        # yet; a phrase completed in state 2 does not count.
-        def reach(node: _Node, j: int, st: int) -> None:
-            """The walk has matched up to `node`, before token j: record the phrases complete here (the first
-            success in depth-first order is a phrase's match), then go on (words first, then gaps, small first)."""
-            if st != 2:
-                for entry in node.ends:
-                    if entry[0] not in found:
-                        found[entry[0]] = (*entry, j)
-            if not node.inner:
-                return
-            if j < n and node.words:
-                cands = node.words.get(folds[j])  # None (a break) is never a key
-                if cands:
-                    for ms, child in cands:
-                        if lax[j] or marks[j] in ms:
-                            reach(child, j + 1, 1 if marks[j] else st)
-                        elif soft[j]:
-                            reach(child, j + 1, 1 if st == 1 else 2)
-            for max_words, child, after in node.gaps:
-                if after is not None and after.isdisjoint(folds[j:j + max_words + 1]):
-                    continue
-                for skip in range(max_words + 1):
-                    k = j + skip
-                    if k > n or (skip and folds[k - 1] is None):
-                        break
-                    if child.plain:  # the usual "a ~N b": try b here without a call
-                        cands = child.words.get(folds[k]) if k < n else None
-                        if cands:
-                            for ms, c in cands:
-                                if lax[k] or marks[k] in ms:
-                                    reach(c, k + 1, 1 if marks[k] else st)
-                                elif soft[k]:
-                                    reach(c, k + 1, 1 if st == 1 else 2)
-                    else:
-                        reach(child, k, st)
-
-        roots, new_match = self._roots, tuple.__new__
+        walk = _Walk(folds, marks, lax, soft)
+        found = walk.found
+        roots = self._roots
         for i, f in enumerate(folds):
             plan = roots.get(f)  # None (a break) is never a key
             if plan is None:
@@ -278,7 +308,7 @@ class PhraseIndex:
                     else:
                         continue
                     if child.inner:
-                        reach(child, j, st)
+                        walk.reach(child, j, st)
                     else:  # a one-word phrase: no call
                         for entry in child.ends:
                             if entry[0] not in found:
@@ -295,14 +325,14 @@ class PhraseIndex:
                     else:
                         continue
                     if lax[j] or marks[j] in ms2:
-                        reach(c, j + 1, 1 if marks[j] else st)
+                        walk.reach(c, j + 1, 1 if marks[j] else st)
                     elif soft[j]:
-                        reach(c, j + 1, 1 if st == 1 else 2)
+                        walk.reach(c, j + 1, 1 if st == 1 else 2)
             if found:
                 cs = starts[i]
                 for _, (_, name, phrase, end) in (sorted(found.items()) if len(found) > 1 else found.items()):
                     ce = ends[end - 1]
-                    m = new_match(Match, (phrase, i, end, cs, ce, text[cs:ce]))
+                    m = Match(phrase, i, end, cs, ce, text[cs:ce])
                     if name in out:
                         out[name].append(m)
                     else:
