@@ -330,7 +330,8 @@ class PhraseIndex:
                         walk.reach(c, j + 1, 1 if st == 1 else 2)
             if found:
                 cs = starts[i]
-                for _, (_, name, phrase, end) in (sorted(found.items()) if len(found) > 1 else found.items()):
+                for order in (sorted(found) if len(found) > 1 else found):
+                    _, name, phrase, end = found[order]
                     ce = ends[end - 1]
                     m = Match(phrase, i, end, cs, ce, text[cs:ce])
                     if name in out:
