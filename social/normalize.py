@@ -538,9 +538,51 @@ def _scan(text: str, loose: bool) -> Doc:
         pos += len(piece) + 1
     if not texts:
         return Doc(text, loose, (), (), (), (), (), ())
+    if "(" in text or ", " in text:
+        keep = _outside_asides(texts, folds)
+        if keep is not None:
+            texts, folds, marks = [texts[i] for i in keep], [folds[i] for i in keep], [marks[i] for i in keep]
+            lax, starts, ends = [lax[i] for i in keep], [starts[i] for i in keep], [ends[i] for i in keep]
     no = (False,) * len(texts)
     return Doc(text, loose, tuple(texts), tuple(folds), tuple(marks), tuple(lax) if loose else no, tuple(starts),
                tuple(ends), no if loose else tuple(lax))
+
+
+# An aside naming a place does not end the sentence around it: "Cây xanh trên đường Lê Lợi (phường Bến Thành) ngã",
+# "Ống nước trên đường 3/2, quận 10 bị vỡ". Its brackets and commas are then no tokens at all, neither breaks nor
+# words, so that a phrase may span it. Asides are where news puts the place.
+_PLACE_WORDS = frozenset({"phuong", "quan", "huyen", "xa", "tp", "tx", "ap"})
+_PLACE_PAIRS = frozenset({("thanh", "pho"), ("thi", "xa"), ("thi", "tran"), ("dac", "khu"), ("khu", "pho")})
+_ASIDE_MAX = 10  # tokens inside the brackets
+
+
+def _names_a_place(folds: list[str | None], i: int) -> bool:
+    """Do the tokens from i on begin with a place word ("phường", "quận", "thành phố", ...)?"""
+    f = folds[i]
+    return f in _PLACE_WORDS or (i + 1 < len(folds) and (f, folds[i + 1]) in _PLACE_PAIRS)
+
+
+def _outside_asides(texts: list[str], folds: list[str | None]) -> list[int] | None:
+    """The tokens to keep, in order, when some are the brackets and commas of an aside naming a place; else None."""
+    n = len(texts)
+    drop: set[int] = set()
+    for i in range(n - 1):
+        t = texts[i]
+        if t == "(":
+            for k in range(i + 1, min(n, i + _ASIDE_MAX + 2)):
+                tk = texts[k]
+                if tk == ")":
+                    if _names_a_place(folds, i + 1):
+                        drop.update(j for j in range(i, k + 1) if folds[j] is None)  # brackets and commas only
+                    break
+                if folds[k] is None and tk not in _ASIDE_MARKS:  # a sentence ends inside: no aside
+                    break
+        elif t == "," and _names_a_place(folds, i + 1):
+            drop.add(i)
+    return [i for i in range(n) if i not in drop] if drop else None
+
+
+_ASIDE_MARKS = frozenset({"(", ")", ","})
 
 
 def doc_of_tokens(tokens, cleaned: str = "") -> Doc:

@@ -19,7 +19,7 @@ from social.normalize import Doc, Token, doc_of_tokens, fold, mark_signature
 
 __all__ = ["Phrase", "Match", "PhraseSet", "PhraseIndex", "parse_phrase", "parse_phrases", "spans_overlap"]
 
-_MAX_GAP = 8
+_MAX_GAP = 12
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from configs.schema import CategoriesFile, SocialSourceConf
 from models.candidate import HCMC_BOUNDS, Candidate, candidate_id
 from social.classify import Classifier, LexiconError, classify, load_lexicon
 from social.locate import CITY_CENTRE, default_locator, locate
-from social.normalize import (author_hash, clean, expand_abbreviations, fold, is_retweet, nfc, text_fingerprint,
-                              tokenize, typed_without_diacritics)
+from social.normalize import (analyse, author_hash, clean, expand_abbreviations, fold, is_retweet, nfc,
+                              text_fingerprint, tokenize, typed_without_diacritics)
 from social.pipeline import SocialPipeline
 from social.sources import SOURCE_KINDS, JsonlFileSource, Post, Rejected, SourceError, build_source
 
@@ -504,3 +504,24 @@ def test_pipeline_on_the_sample_posts(categories):
     assert {made[r].category for r in ("x:1005", "facebook:2003", "x:1006", "zalo:3002")} == {"fallen_tree"}
     assert made["facebook:2003"].location.ward == "Phường Bình Thạnh"
     assert all(c.location.precision in ("street", "ward") for r, c in made.items() if r != "x:1003")
+
+
+# ---- asides that name a place (news puts the place in brackets or between commas) ----------------------------
+@pytest.mark.parametrize("text, category", [
+    ("Cây xanh trên đường Lê Văn Sỹ (quận 3) ngã đè xe máy", "fallen_tree"),
+    ("Cây xanh trên đường Lê Lợi, phường Bến Thành ngã đè xe máy", "fallen_tree"),
+    ("Ống nước trên đường Võ Văn Ngân (phường Linh Chiểu, TP Thủ Đức) bị vỡ từ sáng", "water_pipe"),
+    ("Cây dầu to đùng trước số 120 Nguyễn Thị Minh Khai vừa ngã chắn ngang 2 làn xe", "fallen_tree"),
+])
+def test_a_cue_spans_an_aside_naming_a_place(text, category):
+    c = classify(text)
+    assert (c.category, c.is_report) == (category, True), c
+
+
+def test_only_an_aside_naming_a_place_loses_its_breaks():
+    doc = analyse("Đường Lê Lợi (quận 1, TP.HCM) ngập, phường Bến Thành")
+    assert "(" not in doc.texts and ")" not in doc.texts and "," not in doc.texts
+    assert doc.cleaned[doc.starts[doc.texts.index("ngập")]:].startswith("ngập")  # offsets still point into the text
+    for text in ("Xe bị kẹt (ảnh minh họa) rồi ngã", "cây (phường 1. Sáng nay) ngã", "ngập sâu, mọi người né"):
+        doc = analyse(text)
+        assert any(f is None for f in doc.folds), text  # no place, or a sentence ends inside: still breaks
