@@ -253,8 +253,9 @@ class Classifier:
         order = self._order
         category = max(scores, key=lambda c: (scores[c], top[c], -order[c])) if len(scores) > 1 else next(iter(scores))
         strong = {c for c in scores if top[c] >= WEIGHTS["strong"]}
-        for winner, loser in sc.precedence:
-            if category == loser and winner in strong and loser in strong:
+        for winner, loser in sc.precedence:  # both strong, or as much evidence for each: the order the lexicon gives
+            if category == loser and winner in scores and (winner in strong and loser in strong
+                                                           or scores[winner] >= scores[loser]):
                 category = winner
 
         # 2. context
