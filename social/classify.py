@@ -131,9 +131,10 @@ class Classification:
 _DATE = Caseless(r"\d(?:(?<=(?<![\w/.])\d)(?:(?<=[0-3])\d)?\s*[/-]\s*(?:0?[1-9]|1[0-2])(?![\w/])"
                  r"|(?<=(?<!\w)\d)\d?\s*(?:giờ|h)(?:\s*\d{1,2})?(?!\w))")
 _DIGIT = re.compile(r"\d")
-# A year named as the time of the event ("hồi năm 2018", "vào năm 2020", "năm 2019"), on folded text; not the
+# A year named as the time of the event ("hồi năm 2018", "vào năm 2020", "năm 2019", "hồi tháng 9/2023"), on folded text; not the
 # year of a full date ("ngày 12 tháng 10 năm 2025").
-_PAST_YEAR = re.compile(r"(?<![^\W_])(?:(?:hoi|vao|trong|cuoi|dau|giua)\s+(?:nam\s+)?|nam\s+)(?:19|20)\d\d(?!\d)")
+_PAST_YEAR = re.compile(r"(?<![^\W_])(?:(?:hoi|vao|trong|cuoi|dau|giua)\s+(?:nam\s+|thang\s+\d{1,2}\s*(?:[/-]|\s+nam)\s*)?|nam\s+)"
+                        r"(?:19|20)\d\d(?!\d)")
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")  # what _PAST_YEAR needs in the text
 _MONTH_BEFORE = re.compile(r"thang\s*\d{1,2}\s*$")
 _NOT_DATE_BEFORE = re.compile(r"(?:đường|duong|hẻm|hem|số|so|kiệt|ngõ)\s*$", re.IGNORECASE)
