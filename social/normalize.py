@@ -226,6 +226,9 @@ _ABBREVIATIONS: list[tuple[str, str]] = [
     (rf"{_B0}q\s*\.\s*(?={_L})", "quận "),
     (rf"{_B0}p\s*\.\s*(\d{{1,2}}){_B1}|{_B0}p(\d{{1,2}}){_B1}", "phường {n}"),
     (rf"{_B0}p\s*\.\s*(?={_L})", "phường "),
+    # "p Bến Thành", "q Gò Vấp": a lone p/q before a capitalised name (not "5 p" = five minutes)
+    (rf"(?<!\d )(?<!\d){_B0}p\s+(?=(?-i:[A-ZĐ]))", "phường "),
+    (rf"(?<!\d )(?<!\d){_B0}q\s+(?=(?-i:[A-ZĐ]))", "quận "),
     (rf"{_B0}h\s*\.\s*(?={_L})", "huyện "),
     (rf"{_B0}x\s*\.\s*(?={_L})", "xã "),
     (rf"{_B0}kp\s*\.?\s*(\d{{1,3}}){_B1}", "khu phố {n}"),
@@ -251,7 +254,7 @@ _ABBREVIATIONS: list[tuple[str, str]] = [
 # re.sub would: lookbehinds see the text before the position), so most posts need no pass over the text at all.
 _ABBR_FIRST_WORD: list[str] = [
     r"tp(?:hcm|hồ|ho)?|thành|thanh", r"tphcm|hcmc|hcm|sg", r"tp", r"tx",
-    r"q\d{0,2}", r"q", r"p\d{0,2}", r"p", r"h", r"x", r"kp\d{0,3}",
+    r"q\d{0,2}", r"q", r"p\d{0,2}", r"p", r"p", r"q", r"h", r"x", r"kp\d{0,3}",
     r"đ", r"ql(?:\d{1,3}[a-z]?)?", r"tl(?:\d{1,3}[a-z]?)?",
     r"ko|kh|khg|khum|hok|k0", r"hong", r"k", r"dc|đc|dk|đk", r"ng", r"ng",
     r"mn", r"nc", r"vs", r"r",
