@@ -62,25 +62,9 @@ def _re_lower(text: str) -> str:
     return low
 
 
-class _Memo(dict):
-    """key → compute(key), kept. A hit is a plain dict lookup, with no Python call (unlike lru_cache): the words and
-    the pieces between spaces of posts recur from post to post far more than whole posts do. Emptied when it
-    reaches its bound."""
-    __slots__ = ("compute", "bound")
-
-    def __init__(self, compute, bound: int):
-        super().__init__()
-        self.compute, self.bound = compute, bound
-
-    def __missing__(self, key):
-        if len(self) >= self.bound:
-            self.clear()
-        got = self[key] = self.compute(key)
-        return got
-
-
-# The hot loops read such memos inline (`got = memo.get(key)`, then `_..._miss(key)` on a miss): a plain dict lookup,
-# which compiled code makes without a Python call.
+# Memos of words and of the pieces between spaces (which recur from post to post far more than whole posts do) are
+# plain dicts, read inline in the hot loops (`got = memo.get(key)`, then `_..._miss(key)` on a miss): a dict lookup,
+# with no Python call, unlike lru_cache.
 def _keep(memo: dict[str, _V], key: str, value: _V, bound: int) -> _V:
     """memo[key] = value, kept; the memo is emptied first when it reaches its bound."""
     if len(memo) >= bound:
@@ -271,13 +255,9 @@ _ABBR_FIRST_RX = [re.compile(w) for w in _ABBR_FIRST_WORD]
 _ABBR_PIECES: dict[str, bool] = {}
 
 
-def _abbr_piece_miss(piece: str) -> bool:
-    return _keep(_ABBR_PIECES, piece, _ABBR_WORDS.low_pattern.search(piece) is not None, 100_000)
-
-
 def _abbr_piece(piece: str) -> bool:
     got = _ABBR_PIECES.get(piece)
-    return _abbr_piece_miss(piece) if got is None else got
+    return _keep(_ABBR_PIECES, piece, _ABBR_WORDS.low_pattern.search(piece) is not None, 100_000) if got is None else got
 
 
 @lru_cache(maxsize=4096)
@@ -333,12 +313,8 @@ def expand_abbreviations(text: str) -> str:
     """
     low = _re_lower(text)
     if len(low) == len(text):  # (Caseless searches the lowercased text then: its pieces are what is searched)
-        pieces = _ABBR_PIECES
         for piece in low.split(" "):
-            got = pieces.get(piece)
-            if got is None:
-                got = _abbr_piece_miss(piece)
-            if got:
+            if _abbr_piece(piece):
                 break
         else:
             return text
@@ -456,7 +432,12 @@ def _analyse_word(s: str) -> tuple[str, str | None, str, bool, bool]:
     return low, f, marks, not marks, not marks and f not in _NOT_STAND_IN and not f[:1].isdigit()
 
 
-_word = _Memo(_analyse_word, 200_000).__getitem__  # each distinct token is analysed once
+_WORDS: dict[str, tuple[str, str | None, str, bool, bool]] = {}  # each distinct token is analysed once
+
+
+def _word(s: str) -> tuple[str, str | None, str, bool, bool]:
+    got = _WORDS.get(s)
+    return _keep(_WORDS, s, _analyse_word(s), 200_000) if got is None else got
 
 
 class Doc(NamedTuple):
@@ -557,6 +538,7 @@ def _scan(text: str, loose: bool) -> Doc:
 _PLACE_WORDS = frozenset({"phuong", "quan", "huyen", "xa", "tp", "tx", "ap"})
 _PLACE_PAIRS = frozenset({("thanh", "pho"), ("thi", "xa"), ("thi", "tran"), ("dac", "khu"), ("khu", "pho")})
 _ASIDE_MAX = 10  # tokens inside the brackets
+_ASIDE_MARKS = frozenset({"(", ")", ","})
 
 
 def _names_a_place(folds: list[str | None], i: int) -> bool:
@@ -584,8 +566,6 @@ def _outside_asides(texts: list[str], folds: list[str | None]) -> list[int] | No
             drop.add(i)
     return [i for i in range(n) if i not in drop] if drop else None
 
-
-_ASIDE_MARKS = frozenset({"(", ")", ","})
 
 
 def doc_of_tokens(tokens, cleaned: str = "") -> Doc:

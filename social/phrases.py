@@ -212,7 +212,7 @@ class _Walk:
     def reach(self, node: _Node, j: int, st: int) -> None:
         """The walk has matched up to `node`, before token j: record the phrases complete here (the first success
         in depth-first order is a phrase's match), then go on (words first, then gaps, small first)."""
-        found, folds, marks, lax, soft, n = self.found, self.folds, self.marks, self.lax, self.soft, self.n
+        found, folds, n = self.found, self.folds, self.n
         if st != 2:
             for entry in node.ends:
                 if entry[0] not in found:
@@ -222,11 +222,7 @@ class _Walk:
         if j < n and node.words:
             cands = node.words.get(folds[j])  # None (a break) is never a key
             if cands:
-                for ms, child in cands:
-                    if lax[j] or marks[j] in ms:
-                        self.reach(child, j + 1, 1 if marks[j] else st)
-                    elif soft[j]:
-                        self.reach(child, j + 1, 1 if st == 1 else 2)
+                self.step(cands, j, st)
         for max_words, child, after in node.gaps:
             if after is not None and after.isdisjoint(folds[j:j + max_words + 1]):
                 continue
@@ -234,16 +230,22 @@ class _Walk:
                 k = j + skip
                 if k > n or (skip and folds[k - 1] is None):
                     break
-                if child.plain:  # the usual "a ~N b": try b here without a call
+                if child.plain:  # the usual "a ~N b": try b here, without a walk through the gap's node
                     cands = child.words.get(folds[k]) if k < n else None
                     if cands:
-                        for ms, c in cands:
-                            if lax[k] or marks[k] in ms:
-                                self.reach(c, k + 1, 1 if marks[k] else st)
-                            elif soft[k]:
-                                self.reach(c, k + 1, 1 if st == 1 else 2)
+                        self.step(cands, k, st)
                 else:
                     self.reach(child, k, st)
+
+
+    def step(self, cands: list[tuple[frozenset[str], _Node]], k: int, st: int) -> None:
+        """Token k is the word of `cands` (the words after a node): go on from each node it reaches with its marks."""
+        marks = self.marks
+        for ms, c in cands:
+            if self.lax[k] or marks[k] in ms:
+                self.reach(c, k + 1, 1 if marks[k] else st)
+            elif self.soft[k]:
+                self.reach(c, k + 1, 1 if st == 1 else 2)
 
 
 class PhraseIndex:
