@@ -159,6 +159,15 @@ def _negation(doc, m: Match) -> bool:
     return nxt is not None and nxt not in _AFTER_QUESTION
 
 
+def _same_clause(folds: tuple[str | None, ...], a: Match, b: Match) -> bool:
+    """No break token (end of a sentence, a comma, a bracket) between two matches."""
+    lo, hi = (a.end, b.start) if a.end <= b.start else (b.end, a.start)
+    for k in range(lo, hi):
+        if folds[k] is None:
+            return False
+    return True
+
+
 def _asked(doc, j: int) -> bool:
     """Does a "?" end the clause at most three words after token j ("còn ngập không mọi người?")?"""
     folds, texts = doc.folds, doc.texts
@@ -270,6 +279,8 @@ class Classifier:
             seen.add(m.phrase.text)
             if m.phrase.label == "report":
                 report += m.phrase.weight
+            elif m.phrase.label == "ask_whom" and any(_same_clause(folds, m, c) for c in matched[category]):
+                negative += sc.ask_about_cue  # "làm sao để báo đèn đường hư": a how-to question, nothing described
             elif m.phrase.label not in ("question", "yes_no"):
                 negative += m.phrase.weight
             signals.append(f"{m.phrase.label}:{m.text}")

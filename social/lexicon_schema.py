@@ -24,6 +24,7 @@ class Scoring(_Conf):
     other_place_with_hcmc: float = -0.5
     question_without_report: float = -2.0
     past_year: float = -4.0
+    ask_about_cue: float = -4.0  # asking whom to report, in the clause that names the incident (see classify)
     precedence: list[tuple[str, str]] = Field(default_factory=list)
 
 

@@ -562,3 +562,29 @@ def test_development_sets_keep_their_figures(name, report_f1, category):
 ])
 def test_a_lone_p_or_q_before_a_capitalised_name_is_the_ward_or_district(text, expanded):
     assert clean(text) == expanded
+
+
+# asking whom to report: part of a report after a clause that describes the incident, a how-to question when the
+# incident is only the object of the asking
+@pytest.mark.parametrize("text, is_report", [
+    ("Hố ga trước nhà mình ở hẻm 45 Lê Văn Sỹ mất nắp 3 ngày rồi, gọi số nào để báo vậy mn", True),
+    ("ong nuoc be tren duong Cong Hoa nuoc chay tum lum, bao o dau vay moi nguoi", True),
+    ("Làm sao để báo cáo đèn đường hư cho phường vậy mọi người?", False),
+    ("den duong hu thi bao cho ai vay mn, phuong hay dien luc?", False),
+    ("Muốn phản ánh ổ gà thì gọi số nào vậy mọi người?", False),
+])
+def test_asking_whom_to_report(text, is_report):
+    c = classify(text)
+    assert c.category is not None and c.is_report is is_report, c
+    assert any(s.startswith("ask_whom:") for s in c.signals)
+
+
+@pytest.mark.parametrize("text, street, lat, lon", [
+    ("Đường Vành đai 2 đoạn qua phường Phước Long bị sụt lún", "Vành Đai 2", 10.82, 106.77),
+    ("Ống nước bể trên đường 3/2, phường 8, TP Vũng Tàu", "Ba Tháng Hai", 10.36, 107.09),  # not District 10's 3/2
+    ("Cây xanh ngã trên đường 3/2 quận 10", "Ba Tháng Hai", 10.77, 106.67),
+])
+def test_ring_road_and_a_street_name_in_two_cities(text, street, lat, lon):
+    p = locate(text)
+    assert p.street == street and p.precision == "street"
+    assert abs(p.lat - lat) < 0.02 and abs(p.lon - lon) < 0.02, p
