@@ -38,6 +38,7 @@ class EvalError(ValueError):
 
 _PREFIX = re.compile(r"^(?:phuong|xa|dac khu|quan|huyen|thi xa|thanh pho|tp|duong|pho|hem|tinh lo|quoc lo)\s+")
 _PAREN = re.compile(r"\([^)]*\)")
+_DATE_WORDS = re.compile(r"\b(\d{1,2}) thang (\d{1,2})\b")
 
 
 def name_key(name: str | None) -> str:
@@ -48,6 +49,7 @@ def name_key(name: str | None) -> str:
     s = " ".join(re.sub(r"[^\w\s/]", " ", s).split())
     for _ in range(2):
         s = _PREFIX.sub("", s)
+    s = _DATE_WORDS.sub(r"\1/\2", s)  # "30 Tháng 4" is "30/4"
     if s.isdigit():
         s = str(int(s))
     return s

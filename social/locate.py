@@ -75,6 +75,14 @@ _THU_DUC_PARTS = {
                      "Hiệp Bình Chánh", "Linh Chiểu", "Linh Tây", "Linh Đông", "Bình Thọ", "Trường Thọ"),
 }
 _THU_DUC_CITY = "Thành phố Thủ Đức"
+_LONG_DAT = "Huyện Long Đất"
+# Districts merged into one before the data's snapshot, that people still name: old district → (the district the data
+# knows, the wards it had). Long Điền and Đất Đỏ became Long Đất in 2025.
+_MERGED_PARTS = {
+    **{name: (_THU_DUC_CITY, parts) for name, parts in _THU_DUC_PARTS.items()},
+    "Huyện Long Điền": (_LONG_DAT, ("Long Điền", "Long Hải", "Tam An", "Phước Tỉnh", "Phước Hưng")),
+    "Huyện Đất Đỏ": (_LONG_DAT, ("Đất Đỏ", "Phước Long Thọ", "Phước Hội", "Phước Hải", "Long Tân", "Láng Dài")),
+}
 
 
 # ---- gazetteer entries -------------------------------------------------------------------------------
@@ -101,6 +109,9 @@ class LegacyWard:
 
     @property
     def short(self) -> str:
+        """The name without its kind: "Phường 6" → "6", "Thị trấn Long Hải" → "Long Hải"."""
+        if self.kind and self.name.startswith(self.kind + " "):
+            return self.name[len(self.kind) + 1:]
         return self.name.split(" ", 1)[1] if " " in self.name else self.name
 
 
@@ -114,7 +125,7 @@ class District:
     lon: float
     legacy_name: str  # the district name in the legacy data ("Thành phố Thủ Đức" for Quận 2)
     province: str = HCMC  # the old province (Bình Dương and Bà Rịa–Vũng Tàu are part of HCMC now)
-    ward_names: frozenset[str] = frozenset()  # for the parts of Thủ Đức: its former wards
+    ward_names: frozenset[str] = frozenset()  # for the parts of a merged district (Thủ Đức, Long Đất): its former wards
 
 
 @dataclass(frozen=True)
@@ -241,6 +252,16 @@ def _load_landmarks(path: Path) -> list[Landmark]:
     return out
 
 
+_LONE_LETTER = {"phường": "phường|p", "quận": "quận|q"}
+
+
+def _lone_letter(name: str) -> str:
+    """A ward's or district's phrase that also takes the lone letter people type for its kind: "p tan dinh",
+    "q go vap" (lowercase; social.normalize expands a lone p/q only before a capital, as "p" is also "phải")."""
+    kind, _, rest = name.partition(" ")
+    return f"{_LONE_LETTER[kind]} {rest}" if kind in _LONE_LETTER and rest else name
+
+
 @dataclass
 class Gazetteer:
     wards: list[Ward]
@@ -263,7 +284,7 @@ class Gazetteer:
         def add(ps: PhraseSet, index: dict, text: str, item, many: bool = True) -> None:
             key = text.lower()
             if key not in index:
-                ps.add(parse_phrase(key, label=key))
+                ps.add(parse_phrase(_lone_letter(key), label=key))
                 index[key] = [] if many else item
             if many:
                 index[key].append(item)
@@ -352,13 +373,13 @@ def load_gazetteer(data_dir: str | Path | None = None, streets_path: str | Path 
         current = min(options, key=lambda w: _km((w.lat, w.lon), (wlat, wlon))) if options else None
         legacy.append(LegacyWard(ward, ward_type, dist, float(wlat), float(wlon), current))
 
-    for name, parts in _THU_DUC_PARTS.items():
-        members = [lw for lw in legacy if lw.district == _THU_DUC_CITY and lw.short in parts]
-        if members:
+    for name, (merged, parts) in _MERGED_PARTS.items():  # each gets the centroid of its former wards
+        members = [lw for lw in legacy if lw.district == merged and lw.short in parts]
+        if members and merged in districts:
             lat = sum(m.lat for m in members) / len(members)
             lon = sum(m.lon for m in members) / len(members)
             kind, short = name.split(" ", 1)
-            districts[name] = District(name, short, kind, lat, lon, _THU_DUC_CITY, HCMC, frozenset(parts))
+            districts[name] = District(name, short, kind, lat, lon, merged, districts[merged].province, frozenset(parts))
     # the bare name "Thủ Đức" is the old district (Quận Thủ Đức); "thành phố Thủ Đức" the 2021–2025 city
     return Gazetteer(wards, legacy, list(districts.values()), _load_streets(Path(streets_path) if streets_path else STREETS_PATH),
                      _load_landmarks(LANDMARKS_PATH))
@@ -415,8 +436,19 @@ _TITLES = frozenset({"anh", "chị", "ông", "bà", "cô", "chú", "bác", "chá
                      "tên"})
 
 
+# "trường Lê Quý Đôn trên đường Võ Văn Tần", "bệnh viện Nguyễn Tri Phương": a school or a hospital named like a street
+_INSTITUTIONS = frozenset({"trường", "truong", "thpt", "thcs", "bv"})
+_INSTITUTION_PAIRS = frozenset({("benh", "vien"), ("tieu", "hoc"), ("mam", "non"), ("dai", "hoc"), ("trung", "hoc")})
+
+
 def _after_a_title(doc: Doc, i: int) -> bool:
     return i > 0 and doc.texts[i - 1] in _TITLES
+
+
+def _after_an_institution(doc: Doc, i: int) -> bool:
+    """Is the name at token i a school's or a hospital's? (Often also the street it stands on, so such a name is the
+    street only when the post names no other.)"""
+    return i > 0 and (doc.texts[i - 1] in _INSTITUTIONS or (i > 1 and (doc.folds[i - 2], doc.folds[i - 1]) in _INSTITUTION_PAIRS))
 
 
 def _is_name_word(w: str) -> bool:
@@ -542,9 +574,12 @@ class Locator:
             ref, level = (district.lat, district.lon), "district"
 
         # streets: the gazetteer's, then names it does not know (kept as names, placed by ward/district)
-        mentions: list[tuple[int, int, str, Street | None]] = [
-            (m.char_start, m.char_end, g._street_index[m.phrase.label].name, g._street_index[m.phrase.label])
-            for m in street_ms if not _after_a_title(doc, m.start)]
+        mentions: list[tuple[int, int, str, Street | None]] = []
+        institutions: list[tuple[int, int, str, Street | None]] = []
+        for m in street_ms:
+            if not _after_a_title(doc, m.start):
+                st = g._street_index[m.phrase.label]
+                (institutions if _after_an_institution(doc, m.start) else mentions).append((m.char_start, m.char_end, st.name, st))
         texts = doc.texts
         # re.IGNORECASE takes these for i/s, lower() does not: with one, search everywhere
         odd = "ı" in cleaned or "ſ" in cleaned or "İ" in cleaned
@@ -567,6 +602,8 @@ class Locator:
             if not any(a < e and s < b for s, e, _, _ in mentions):
                 known = g._street_by_fold.get(_fold_name(name))
                 mentions.append((a, b, known.name if known else name, known))
+        if not mentions:
+            mentions = institutions
         mentions.sort()
 
         street: Street | None = None

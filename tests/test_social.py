@@ -536,6 +536,8 @@ def test_only_an_aside_naming_a_place_loses_its_breaks():
     ("dev-blind10.jsonl", 0.95, 0.95),
     ("dev-blind8.jsonl", 0.88, 0.95),  # never read: news-style, measured once with lexicon 0.6.0
     ("dev-blind9.jsonl", 0.85, 0.90),  # never read: informal, measured once with lexicon 0.6.0
+    ("dev-blind11.jsonl", 0.97, 0.97),  # blind with lexicon 0.6.2: 0.889 / 1.000
+    ("dev-blind12.jsonl", 0.97, 0.95),  # news-style; blind with 0.6.2: 0.983 / 0.964
     ("dev-wide.jsonl", 0.95, 0.95),
     ("dev-wide2.jsonl", 0.93, 0.93),
     ("dev-tune.jsonl", 0.98, 0.98),
@@ -588,3 +590,32 @@ def test_ring_road_and_a_street_name_in_two_cities(text, street, lat, lon):
     p = locate(text)
     assert p.street == street and p.precision == "street"
     assert abs(p.lat - lat) < 0.02 and abs(p.lon - lon) < 0.02, p
+
+
+@pytest.mark.parametrize("text, ward", [
+    ("day cap vien thong o hem 17 tran quang khai p tan dinh dut", "Phường Tân Định"),
+    ("ong nuoc o duong nguyen van tiet, p lai thieu bi xi", "Phường Lái Thiêu"),
+])
+def test_a_lowercase_lone_p_before_a_ward_name_is_the_ward(text, ward):
+    assert locate(text).ward == ward
+    assert locate("mình p đi làm sớm").ward is None  # "p" is also "phải"
+
+
+def test_a_school_named_like_a_street_gives_way_to_the_street_it_stands_on():
+    p = locate("Cây dầu trước cổng trường Lê Quý Đôn trên đường Võ Văn Tần vừa bật gốc")
+    assert p.street == "Võ Văn Tần"
+    assert locate("Ngập trước bệnh viện Nguyễn Tri Phương").street == "Nguyễn Tri Phương"  # no other street named
+
+
+@pytest.mark.parametrize("text, district", [
+    ("ngập đường ven biển, bà con Long Điền chú ý", "Huyện Long Điền"),  # merged into Long Đất in 2025
+    ("cây đổ ở huyện Đất Đỏ", "Huyện Đất Đỏ"),
+])
+def test_districts_merged_before_the_reform_are_still_named(text, district):
+    p = locate(text)
+    assert p.district == district and 10.35 < p.lat < 10.55 and 107.15 < p.lon < 107.35, p
+
+
+def test_a_date_street_named_in_words_or_digits_is_the_same_in_evaluation():
+    from social.evaluate import name_key
+    assert name_key("30 Tháng 4") == name_key("Đường 30/4") == "30/4"

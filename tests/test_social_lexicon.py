@@ -333,7 +333,7 @@ def test_misses_log_goes_to_the_state_dir_given(tmp_path):
     ("Lịch cúp điện tuần này: khu vực phường Tân Sơn Nhì ngưng cấp điện để bảo trì từ 7h đến 15h", "notice"),
     ("Công ty cấp nước thông báo tạm ngưng cấp nước khu vực quận 4 để sửa chữa đường ống bị rò rỉ", "notice"),
     ("Thành phố đề xuất tăng mức phạt với quán xá lấn chiếm lòng đường", "meta"),
-    ("Làm thế nào để phản ánh ống nước bể trên đường cho công ty cấp nước vậy mọi người?", "advice"),
+    ("Làm thế nào để phản ánh ống nước bể trên đường cho công ty cấp nước vậy mọi người?", "ask_whom"),  # a how-to question: asking whom to report
 ])
 def test_what_needs_no_crew_is_not_a_report(text, kind):
     c = classify(text)
