@@ -222,20 +222,25 @@ class Classifier:
         scores: dict[str, float] = {}
         matched: dict[str, list[Match]] = {}
         top: dict[str, float] = {}  # the heaviest cue's weight
+        mask_spans = [(h.start, h.end) for h in masks]
         for code, cue_key, not_key in [k for k in self._keys if k[1] in found]:
             ms = found[cue_key]
-            hidden = masks + questions + found.get(not_key, [])
+            hidden = questions + found.get(not_key, [])
             # (plain loops, for/else: a generator per cue costs more than the tests it runs)
-            if hidden:
+            if hidden or mask_spans:
                 spans = [(h.start, h.end) for h in hidden]
                 shown = []
                 for m in ms:
                     a, b = m.start, m.end
-                    for s, e in spans:
+                    for s, e in spans:  # a question or another sense: anywhere in the cue
                         if a < e and s < b:
                             break
                     else:
-                        shown.append(m)
+                        for s, e in mask_spans:  # a mask takes the cue's first or last word ("cây xanh ở ngã tư"),
+                            if s <= a < e or s < b <= e:  # not a gap's ("camera ở ngã tư Hàng Xanh bị lệch")
+                                break
+                        else:
+                            shown.append(m)
                 ms = shown
             if len(ms) > 1:
                 # a cue inside a longer cue of at least its weight ("ngập" in "ngập sâu") adds nothing

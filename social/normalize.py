@@ -7,7 +7,7 @@ compares words with :func:`fold` or :func:`tokenize`, so that text typed without
 - :func:`nfc` — Unicode NFC, invisible characters removed, spaces collapsed.
 - :func:`fold` — lowercase without diacritics (đ → d): the diacritics-insensitive key.
 - :func:`expand_abbreviations` — "q1"/"q.1" → "quận 1", "p." → "phường", "đ." → "đường",
-  "tphcm"/"tp.hcm"/"sg"/"hcm" → "thành phố hồ chí minh", "ko"/"k" → "không", ...
+  "tphcm"/"tp.hcm"/"sg"/"hcm" → "thành phố hồ chí minh", "tdm" → "Thủ Dầu Một", "ko"/"k" → "không", ...
 - :func:`clean` — the whole chain: NFC, HTML entities, URLs and @mentions removed, hashtags
   turned into their words, abbreviations expanded.
 - :func:`tokenize` — word tokens with their folded form and a *mark signature*. A token matches a
@@ -205,6 +205,7 @@ _ABBREVIATIONS: list[tuple[str, str]] = [
     (rf"{_B0}(?:tphcm|hcmc|hcm|sg){_B1}", _HCM),
     (rf"{_B0}tp\s*\.\s*(?={_L})|{_B0}tp\s+(?={_L})", "thành phố "),
     (rf"{_B0}tx\s*\.\s*(?={_L})", "thị xã "),
+    (rf"{_B0}tdm{_B1}", "Thủ Dầu Một"),
     # districts and wards: "q1", "q.1", "Q. 3", "Q.Bình Thạnh", "p.5", "P5", "P.Bến Thành", "F5" is not expanded
     (rf"{_B0}q\s*\.\s*(\d{{1,2}}){_B1}|{_B0}q(\d{{1,2}}){_B1}", "quận {n}"),
     (rf"{_B0}q\s*\.\s*(?={_L})", "quận "),
@@ -237,7 +238,7 @@ _ABBREVIATIONS: list[tuple[str, str]] = [
 # can begin a match of each pattern. Each pattern is tried only where such a word starts (re.match there finds what
 # re.sub would: lookbehinds see the text before the position), so most posts need no pass over the text at all.
 _ABBR_FIRST_WORD: list[str] = [
-    r"tp(?:hcm|hồ|ho)?|thành|thanh", r"tphcm|hcmc|hcm|sg", r"tp", r"tx",
+    r"tp(?:hcm|hồ|ho)?|thành|thanh", r"tphcm|hcmc|hcm|sg", r"tp", r"tx", r"tdm",
     r"q\d{0,2}", r"q", r"p\d{0,2}", r"p", r"p", r"q", r"h", r"x", r"kp\d{0,3}",
     r"đ", r"ql(?:\d{1,3}[a-z]?)?", r"tl(?:\d{1,3}[a-z]?)?",
     r"ko|kh|khg|khum|hok|k0", r"hong", r"k", r"dc|đc|dk|đk", r"ng", r"ng",
@@ -564,6 +565,12 @@ def _outside_asides(texts: list[str], folds: list[str | None]) -> list[int] | No
                     break
         elif t == "," and _names_a_place(folds, i + 1):
             drop.add(i)
+            # its closing comma too: "cây dầu trên đường Yersin, phường Thủ Dầu Một, đã gãy ngang thân"
+            for k in range(i + 2, min(n, i + _ASIDE_MAX + 2)):
+                if folds[k] is None:
+                    if texts[k] == ",":
+                        drop.add(k)
+                    break
     return [i for i in range(n) if i not in drop] if drop else None
 
 
