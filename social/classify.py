@@ -206,9 +206,10 @@ class Classifier:
 
         context = found.get("context", [])
         hiders = masks + found["name_parts"] if "name_parts" in found else masks
-        if hiders:  # a mask hides the words inside it, not a marker that is the mask itself ("ngã tư")
-            context = [m for m in context if not any(m.overlaps(h) and (m.start, m.end) != (h.start, h.end)
-                                                     for h in hiders)]
+        if hiders:  # a mask hides the words inside it ("vẫn" of "Lê Văn Sỹ"), not a marker that is the mask itself
+            # ("ngã tư") nor one whose gap spans it ("có ai biết ... đường Thùy Vân ... sửa chưa"): its first or last word
+            context = [m for m in context if not any((h.start <= m.start < h.end or h.start < m.end <= h.end)
+                                                     and (m.start, m.end) != (h.start, h.end) for h in hiders)]
         if any(m.phrase.label == "question" for m in context):
             context = [m for m in context if m.phrase.label != "question" or not _negation(doc, m)]
         questions = [m for m in context if m.phrase.label == "question"]

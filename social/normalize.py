@@ -208,6 +208,7 @@ _ABBREVIATIONS: list[tuple[str, str]] = [
     (rf"{_B0}tdm{_B1}", "Thủ Dầu Một"),
     # districts and wards: "q1", "q.1", "Q. 3", "Q.Bình Thạnh", "p.5", "P5", "P.Bến Thành", "F5" is not expanded
     (rf"{_B0}q\s*\.\s*(\d{{1,2}}){_B1}|{_B0}q(\d{{1,2}}){_B1}", "quận {n}"),
+    (rf"{_B0}q\s*\.?\s*(bt|gv|pn|tb|btan|td){_B1}", "{district}"),  # "q.bt", "qgv": only after q ("bt" is also bình thường)
     (rf"{_B0}q\s*\.\s*(?={_L})", "quận "),
     (rf"{_B0}p\s*\.\s*(\d{{1,2}}){_B1}|{_B0}p(\d{{1,2}}){_B1}", "phường {n}"),
     (rf"{_B0}p\s*\.\s*(?={_L})", "phường "),
@@ -239,7 +240,7 @@ _ABBREVIATIONS: list[tuple[str, str]] = [
 # re.sub would: lookbehinds see the text before the position), so most posts need no pass over the text at all.
 _ABBR_FIRST_WORD: list[str] = [
     r"tp(?:hcm|hồ|ho)?|thành|thanh", r"tphcm|hcmc|hcm|sg", r"tp", r"tx", r"tdm",
-    r"q\d{0,2}", r"q", r"p\d{0,2}", r"p", r"p", r"q", r"h", r"x", r"kp\d{0,3}",
+    r"q\d{0,2}", r"q|q(?:bt|gv|pn|tb|btan|td)", r"q", r"p\d{0,2}", r"p", r"p", r"q", r"h", r"x", r"kp\d{0,3}",
     r"đ", r"ql(?:\d{1,3}[a-z]?)?", r"tl(?:\d{1,3}[a-z]?)?",
     r"ko|kh|khg|khum|hok|k0", r"hong", r"k", r"dc|đc|dk|đk", r"ng", r"ng",
     r"mn", r"nc", r"vs", r"r",
@@ -287,8 +288,14 @@ def _abbr_todo(text: str, after: int = -1) -> dict[int, list[int]]:
     return todo
 
 
+_DISTRICT_ABBR = {"bt": "Bình Thạnh", "gv": "Gò Vấp", "pn": "Phú Nhuận", "tb": "Tân Bình", "btan": "Bình Tân",
+                  "td": "Thủ Đức"}
+
+
 def _replace(repl: str):
     def sub(m: re.Match) -> str:
+        if repl == "{district}":
+            return "quận " + _DISTRICT_ABBR[m.group(1).lower()]
         if repl in ("{ng.}", "{ng}"):
             after = m.string[m.end():].lstrip()
             nxt = after[:1]
