@@ -159,6 +159,19 @@ def _negation(doc, m: Match) -> bool:
     return nxt is not None and nxt not in _AFTER_QUESTION
 
 
+_SENTENCE_END = frozenset({".", "!", "?", "…", "\n"})
+
+
+def _same_sentence(doc, a: Match, b: Match) -> bool:
+    """No end of a sentence ("." "!" "?" "…" a newline; a comma does not end one) between two matches."""
+    lo, hi = (a.end, b.start) if a.end <= b.start else (b.end, a.start)
+    texts, folds = doc.texts, doc.folds
+    for k in range(lo, hi):
+        if folds[k] is None and (texts[k][0] in _SENTENCE_END):
+            return False
+    return True
+
+
 def _same_clause(folds: tuple[str | None, ...], a: Match, b: Match) -> bool:
     """No break token (end of a sentence, a comma, a bracket) between two matches."""
     lo, hi = (a.end, b.start) if a.end <= b.start else (b.end, a.start)
@@ -267,11 +280,16 @@ class Classifier:
         if not scores:
             return Classification(None, False, 0.0, (), tuple(f"question:{m.text}" for m in questions))
         order = self._order
-        category = max(scores, key=lambda c: (scores[c], top[c], -order[c])) if len(scores) > 1 else next(iter(scores))
+        # the most evidence; then the heaviest cue; then the category named first (a headline names its subject)
+        category = (max(scores, key=lambda c: (scores[c], top[c], -matched[c][0].start, -order[c])) if len(scores) > 1
+                    else next(iter(scores)))
         strong = {c for c in scores if top[c] >= WEIGHTS["strong"]}
-        for winner, loser in sc.precedence:  # both strong, or as much evidence for each: the order the lexicon gives
-            if category == loser and winner in scores and (winner in strong and loser in strong
-                                                           or scores[winner] >= scores[loser]):
+        # the order the lexicon gives, when the first of the pair has as much evidence, or a strong cue of its own named
+        # before the second's ("tử vong do điện giật khi đi qua vũng nước ngập" is the electrocution)
+        for winner, loser in sc.precedence:
+            if category == loser and winner in scores and (
+                    scores[winner] >= scores[loser]
+                    or (winner in strong and loser in strong and matched[winner][0].start <= matched[loser][0].start)):
                 category = winner
 
         # 2. context
@@ -287,6 +305,11 @@ class Classifier:
                 report += m.phrase.weight
             elif m.phrase.label == "ask_whom" and any(_same_clause(folds, m, c) for c in matched[category]):
                 negative += sc.ask_about_cue  # "làm sao để báo đèn đường hư": a how-to question, nothing described
+            elif m.phrase.label == "hedge" and not any(_same_sentence(doc, m, c) for c in matched[category]
+                                                         if c.phrase.weight >= 1.0):  # (not "đơn vị cây xanh")
+                # "sẽ", "có thể" of the authority's plan in a later sentence ("đơn vị cho biết sẽ cử người"): not about
+                # whether the incident is there
+                continue
             elif m.phrase.label not in ("question", "yes_no"):
                 negative += m.phrase.weight
             signals.append(f"{m.phrase.label}:{m.text}")
