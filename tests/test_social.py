@@ -542,6 +542,8 @@ def test_only_an_aside_naming_a_place_loses_its_breaks():
     ("dev-blind14.jsonl", 0.97, 0.95),  # tweets, letters, notices; blind with 0.6.4: 0.889 / 0.955
     ("dev-blind15.jsonl", 0.97, 0.95),  # short comments; blind with 0.6.5: 0.887 / 1.000
     ("dev-blind16.jsonl", 0.95, 0.97),  # long press texts; blind with 0.6.6: 0.882 / 0.951
+    ("dev-blind17.jsonl", 0.96, 0.97),  # all without diacritics; blind with 0.6.8: 0.881 / 0.979
+    ("dev-blind18.jsonl", 0.95, 0.97),  # neighbourhood groups; blind with 0.6.9: 0.860 / 0.978
     ("dev-wide.jsonl", 0.95, 0.95),
     ("dev-wide2.jsonl", 0.93, 0.93),
     ("dev-tune.jsonl", 0.98, 0.98),
