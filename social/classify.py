@@ -341,7 +341,12 @@ class Classifier:
                   and not (m.start > 0 and folds[m.start - 1] in _PLACE_PREFIX)]
         place_adj = 0.0
         if places:
-            in_hcmc = "hcmc" in found
+            # the city named only in a denial ("không phải Sài Gòn đâu") or only beside the story, while the other
+            # place shares a sentence with the incident ("Long An mất điện cả xã. Sài Gòn mình sống sướng"): elsewhere
+            hcmc = [h for h in found.get("hcmc", ()) if not any(h.overlaps(q) for q in questions)]
+            cues = [c for c in matched[category] if c.phrase.weight >= 1.0]
+            in_hcmc = bool(hcmc) and (any(_same_sentence(doc, h, c) for h in hcmc for c in cues)
+                                      or not any(_same_sentence(doc, p, c) for p in places for c in cues))
             place_adj = sc.other_place_with_hcmc if in_hcmc else sc.other_place
             signals.append(f"other_place:{places[0].text}" + ("(+hcmc)" if in_hcmc else ""))
         q_adj = sc.question_without_report if (question and category not in strong) else 0.0

@@ -544,7 +544,12 @@ def _scan(text: str, loose: bool) -> Doc:
 # "Ống nước trên đường 3/2, quận 10 bị vỡ". Its brackets and commas are then no tokens at all, neither breaks nor
 # words, so that a phrase may span it. Asides are where news puts the place.
 _PLACE_WORDS = frozenset({"phuong", "quan", "huyen", "xa", "tp", "tx", "ap"})
-_PLACE_PAIRS = frozenset({("thanh", "pho"), ("thi", "xa"), ("thi", "tran"), ("dac", "khu"), ("khu", "pho")})
+_PLACE_PAIRS = frozenset({("thanh", "pho"), ("thi", "xa"), ("thi", "tran"), ("dac", "khu"), ("khu", "pho")}) | frozenset(
+    # an old district or a merged province's town named bare after a comma: "đường Nguyễn Văn Trỗi, Phú Nhuận"
+    tuple(name.split()) for name in (
+        "phu nhuan", "go vap", "binh thanh", "tan binh", "tan phu", "thu duc", "binh tan", "nha be", "hoc mon",
+        "cu chi", "binh chanh", "can gio", "vung tau", "ba ria", "di an", "thuan an", "tan uyen", "ben cat", "phu my",
+        "thu dau", "phu giao", "bau bang", "dau tieng", "long dien", "xuyen moc", "chau duc"))
 _ASIDE_MAX = 10  # tokens inside the brackets
 _ASIDE_MARKS = frozenset({"(", ")", ","})
 

@@ -544,6 +544,8 @@ def test_only_an_aside_naming_a_place_loses_its_breaks():
     ("dev-blind16.jsonl", 0.95, 0.97),  # long press texts; blind with 0.6.6: 0.882 / 0.951
     ("dev-blind17.jsonl", 0.96, 0.97),  # all without diacritics; blind with 0.6.8: 0.881 / 0.979
     ("dev-blind18.jsonl", 0.95, 0.97),  # neighbourhood groups; blind with 0.6.9: 0.860 / 0.978
+    ("dev-blind19.jsonl", 0.95, 0.97),  # around 1022 and the utilities; blind with 0.7.0: 0.875 / 1.000
+    ("dev-blind20.jsonl", 0.93, 0.95),  # forums and comments; blind with 0.7.0: 0.867 / 0.959
     ("dev-wide.jsonl", 0.95, 0.95),
     ("dev-wide2.jsonl", 0.93, 0.93),
     ("dev-tune.jsonl", 0.98, 0.98),
@@ -688,3 +690,18 @@ def test_equal_evidence_goes_to_the_category_named_first_and_precedence_needs_as
     assert c.category == "streetlight", c  # power before streetlight only with as much evidence for power
     c = classify("Vỡ đường ống nước sáng nay làm sụt lún một đoạn đường, tạo hố tử thần")
     assert c.category == "water_pipe", c
+
+
+
+def test_the_city_named_only_beside_a_story_from_elsewhere_does_not_make_it_ours():
+    c = classify("o que em Long An hom qua giong loc lam do ca chuc cot dien, mat dien ca xa, toi nay van chua co dien. "
+                 "Sai Gon minh song suong that")
+    assert not c.is_report and any(s.startswith("other_place:") and "(+hcmc)" not in s for s in c.signals), c
+    c = classify("Sáng nay ở quận 7 TP.HCM cây xanh bật gốc đè xe, giống vụ ở Hà Nội tuần trước")
+    assert c.is_report, c  # the city shares the incident's sentence
+
+
+def test_an_old_district_named_bare_after_a_comma_is_an_aside():
+    doc = analyse("Cây xanh trên đường Nguyễn Văn Trỗi, Phú Nhuận vừa gãy đổ đè lên mái tôn")
+    assert "," not in doc.texts
+    assert classify("Cây xanh trên đường Nguyễn Văn Trỗi, Phú Nhuận vừa gãy đổ đè lên mái tôn").category == "fallen_tree"
