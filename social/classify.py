@@ -4,12 +4,15 @@ The phrases live in social/lexicon.yaml (see the syntax there). For a post:
 
 1. the text is cleaned (social.normalize.clean) and tokenised;
 2. each category's cues are matched, minus those overlapping one of the category's "not" phrases
-   (other senses: "ngập việc", "cây xăng") or a global mask ("ngã tư", "xa lộ Hà Nội");
-   the category with the highest cue weight wins (it needs one cue of weight >= 1);
+   (other senses: "ngập việc", "cây xăng") or whose first or last word a global mask takes ("ngã tư",
+   "xa lộ Hà Nội"); the category with the highest cue weight wins (it needs one cue of weight >= 1; on a
+   tie, the one named first; then the lexicon's precedence pairs);
 3. context phrases add up: report markers ("sáng nay", "đang", "trước nhà", a date) raise the score,
-   forecasts/warnings, advice, the past, habits, news about the 1022 system or policy lower it;
-   another city named without Ho Chi Minh City sinks it; a cue inside a question ("có ngập không") does
-   not count, and a question without a strong cue lowers the score;
+   forecasts/warnings, advice, the past, habits, news about the 1022 system or policy lower it; hedges
+   ("có thể", "sẽ") count only in a sentence that names the incident; asking whom to report costs more in the
+   clause that names it; another city sinks the post unless Ho Chi Minh City shares the incident's sentence
+   (or the other city does not); a cue inside a question ("có ngập không") or a denial does not count, and a
+   question without a strong cue lowers the score;
 4. confidence = logistic(score); is_report = score > 0 (confidence above 0.5).
 
 It is a transparent baseline: every decision comes with the phrases and signals that made it.
@@ -162,20 +165,23 @@ def _negation(doc, m: Match) -> bool:
 _SENTENCE_END = frozenset({".", "!", "?", "…", "\n"})
 
 
+def _between(a: Match, b: Match) -> range:
+    """The tokens between two matches (none when they overlap)."""
+    return range(a.end, b.start) if a.end <= b.start else range(b.end, a.start)
+
+
 def _same_sentence(doc, a: Match, b: Match) -> bool:
     """No end of a sentence ("." "!" "?" "…" a newline; a comma does not end one) between two matches."""
-    lo, hi = (a.end, b.start) if a.end <= b.start else (b.end, a.start)
     texts, folds = doc.texts, doc.folds
-    for k in range(lo, hi):
-        if folds[k] is None and (texts[k][0] in _SENTENCE_END):
+    for k in _between(a, b):
+        if folds[k] is None and texts[k][0] in _SENTENCE_END:
             return False
     return True
 
 
 def _same_clause(folds: tuple[str | None, ...], a: Match, b: Match) -> bool:
     """No break token (end of a sentence, a comma, a bracket) between two matches."""
-    lo, hi = (a.end, b.start) if a.end <= b.start else (b.end, a.start)
-    for k in range(lo, hi):
+    for k in _between(a, b):
         if folds[k] is None:
             return False
     return True
