@@ -546,6 +546,8 @@ def test_only_an_aside_naming_a_place_loses_its_breaks():
     ("dev-blind18.jsonl", 0.95, 0.97),  # neighbourhood groups; blind with 0.6.9: 0.860 / 0.978
     ("dev-blind19.jsonl", 0.95, 0.97),  # around 1022 and the utilities; blind with 0.7.0: 0.875 / 1.000
     ("dev-blind20.jsonl", 0.93, 0.95),  # forums and comments; blind with 0.7.0: 0.867 / 0.959
+    ("dev-blind21.jsonl", 0.92, 0.95),  # a keyword stream, 30 reports in 100; blind with 0.7.3: 0.744 / 1.000
+    ("dev-blind22.jsonl", 0.97, 0.97),  # headlines, captions, bulletins; blind with 0.7.2: 0.926 / 1.000
     ("dev-wide.jsonl", 0.95, 0.95),
     ("dev-wide2.jsonl", 0.93, 0.93),
     ("dev-tune.jsonl", 0.98, 0.98),
