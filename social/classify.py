@@ -303,6 +303,8 @@ class Classifier:
         seen: set[str] = set()
         report = negative = 0.0
         question = bool(questions)
+        # the cues that say which sentence is about the incident (not a weak one: "đơn vị cây xanh")
+        cues = [c for c in matched[category] if c.phrase.weight >= 1.0]
         for m in context:
             if m.phrase.text in seen:
                 continue
@@ -311,8 +313,7 @@ class Classifier:
                 report += m.phrase.weight
             elif m.phrase.label == "ask_whom" and any(_same_clause(folds, m, c) for c in matched[category]):
                 negative += sc.ask_about_cue  # "làm sao để báo đèn đường hư": a how-to question, nothing described
-            elif m.phrase.label == "hedge" and not any(_same_sentence(doc, m, c) for c in matched[category]
-                                                         if c.phrase.weight >= 1.0):  # (not "đơn vị cây xanh")
+            elif m.phrase.label == "hedge" and not any(_same_sentence(doc, m, c) for c in cues):
                 # "sẽ", "có thể" of the authority's plan in a later sentence ("đơn vị cho biết sẽ cử người"): not about
                 # whether the incident is there
                 continue
@@ -350,7 +351,6 @@ class Classifier:
             # the city named only in a denial ("không phải Sài Gòn đâu") or only beside the story, while the other
             # place shares a sentence with the incident ("Long An mất điện cả xã. Sài Gòn mình sống sướng"): elsewhere
             hcmc = [h for h in found.get("hcmc", ()) if not any(h.overlaps(q) for q in questions)]
-            cues = [c for c in matched[category] if c.phrase.weight >= 1.0]
             in_hcmc = bool(hcmc) and (any(_same_sentence(doc, h, c) for h in hcmc for c in cues)
                                       or not any(_same_sentence(doc, p, c) for p in places for c in cues))
             place_adj = sc.other_place_with_hcmc if in_hcmc else sc.other_place

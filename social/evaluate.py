@@ -147,7 +147,7 @@ def _pred_district_keys(place: Place, g: Gazetteer) -> set[str]:
 def _street_ok(gold: list[str], raw: str | None, pred: dict, g: Gazetteer) -> bool:
     p = name_key(pred["street"])
     # a street's other names are the street: "Xa lộ Hà Nội" is Võ Nguyên Giáp (renamed in 2023), "NVL" Nguyễn Văn Linh
-    known = (g._street_by_fold.get(fold(n.strip())) for n in (raw or "").split(";"))
+    known = (g.street(n) for n in (raw or "").split(";"))
     gold = gold + [name_key(st.name) for st in known if st is not None]
     return bool(p) and any(p == s or (len(p) > 3 and (p in s or s in p)) for s in gold)
 

@@ -323,6 +323,10 @@ class Gazetteer:
         f = fold(name)
         return next((d for d in self.districts if fold(d.name) == f or fold(d.short) == f), None)
 
+    def street(self, name: str) -> Street | None:
+        """The street written so, by its name or one of its other names ("Xa lộ Hà Nội" → Võ Nguyên Giáp)."""
+        return self._street_by_fold.get(fold(name.strip()))
+
 
 def load_gazetteer(data_dir: str | Path | None = None, streets_path: str | Path | None = None) -> Gazetteer:
     data_dir = Path(data_dir) if data_dir else _package_data_dir()

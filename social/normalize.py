@@ -586,7 +586,6 @@ def _outside_asides(texts: list[str], folds: list[str | None]) -> list[int] | No
     return [i for i in range(n) if i not in drop] if drop else None
 
 
-
 def doc_of_tokens(tokens, cleaned: str = "") -> Doc:
     """A Doc from Token objects (for callers that tokenised themselves)."""
     tokens = list(tokens)
